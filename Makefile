@@ -1,0 +1,66 @@
+# stackgen: `make test` is what CI runs. Every target sets up what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+MODEL_DIR := build/model
+BUNDLE_DIR := build/bundle
+PORT ?= 8000
+FRAMEWORK ?= flask
+DEMO_PORT ?= 8080
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help venv model bundle serve unit lint molecule test bench docker-ready demo demo-down clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt tools/collections.txt
+	@echo "==> virtual environment in $(VENV) (pinned by constraints.txt)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --progress-bar off -c constraints.txt -e '.[flask,onnx,dev]'
+	$(BIN)/python tools/install_collections.py --constraints constraints.txt --dest $(ANSIBLE_COLLECTIONS_PATH) tools/collections.txt
+	touch $@
+
+venv: $(STAMP) ## create .venv with every pinned dependency
+
+$(MODEL_DIR)/manifest.json: $(STAMP) src/model_core/train.py
+	$(BIN)/stackgen-train --out $(MODEL_DIR)
+
+model: $(MODEL_DIR)/manifest.json ## train the example model into build/model
+
+bundle: $(STAMP) ## build the release bundle (wheelhouse + model + manifest) into build/bundle
+	$(BIN)/python tools/build_bundle.py --out $(BUNDLE_DIR)
+
+serve: $(MODEL_DIR)/manifest.json ## run the service under gunicorn on 127.0.0.1:$(PORT)
+	STACKGEN_MODEL_DIR=$(MODEL_DIR) $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --preload \
+		--no-control-socket model_$(FRAMEWORK).wsgi:app
+
+unit: $(MODEL_DIR)/manifest.json ## unit tests (pytest)
+	$(BIN)/pytest tests/unit
+
+lint: $(STAMP) ## ruff, yamllint, ansible-lint (production profile)
+	$(BIN)/ruff check src tests tools molecule
+	$(BIN)/ruff format --check src tests tools molecule
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --profile production --strict
+
+docker-ready: ## start a Docker engine if none answers; build base images if missing
+	tools/docker-engine.sh
+	docker/base/build-images.sh bookworm
+
+molecule: $(STAMP) docker-ready ## molecule test (converge real systemd containers)
+	$(BIN)/molecule test --all
+
+test: lint unit molecule ## everything CI runs
+
+bench: $(MODEL_DIR)/manifest.json ## measure throughput and latency; prints and writes build/bench.json
+	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --out build/bench.json
+
+clean: ## remove build outputs (keeps .venv)
+	rm -rf build dist

@@ -1,0 +1,97 @@
+"""Service configuration from environment variables, validated once at start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+PREFIX = "STACKGEN_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOAD_MODES = ("sync", "background", "none")
+
+
+@dataclass(frozen=True)
+class Config:
+    model_dir: Path
+    max_batch: int = 1024
+    max_body_bytes: int = 8 * 1024 * 1024
+    log_level: str = "INFO"
+    proxy_hops: int = 0
+    auth_enabled: bool = False
+    api_tokens: tuple[str, ...] = field(default=(), repr=False)
+    release_id: str = ""
+    load_mode: str = "sync"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Read ``STACKGEN_*`` variables; raise ConfigError naming the first bad one."""
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(PREFIX + name)
+            return default if value is None or value == "" else value
+
+        model_dir = get("MODEL_DIR")
+        if model_dir is None:
+            raise ConfigError(
+                f"{PREFIX}MODEL_DIR is not set: point it at a directory holding manifest.json "
+                "and the model artifact (make model builds one in build/model)"
+            )
+        tokens = _read_tokens(get("API_TOKENS"), get("API_TOKENS_FILE"))
+        auth = _boolean("AUTH", get("AUTH", "off"))
+        if auth and not tokens:
+            raise ConfigError(
+                f"{PREFIX}AUTH is on but no token is configured: set {PREFIX}API_TOKENS "
+                f"(comma-separated) or {PREFIX}API_TOKENS_FILE (one token per line)"
+            )
+        return cls(
+            model_dir=Path(model_dir),
+            max_batch=_integer("MAX_BATCH", get("MAX_BATCH", "1024"), minimum=1),
+            max_body_bytes=_integer("MAX_BODY_BYTES", get("MAX_BODY_BYTES", str(8 * 1024 * 1024)), minimum=1024),
+            log_level=_choice("LOG_LEVEL", (get("LOG_LEVEL", "INFO") or "").upper(), LOG_LEVELS),
+            proxy_hops=_integer("PROXY_HOPS", get("PROXY_HOPS", "0"), minimum=0),
+            auth_enabled=auth,
+            api_tokens=tokens,
+            release_id=get("RELEASE_ID", "") or "",
+            load_mode=_choice("LOAD_MODE", get("LOAD_MODE", "sync") or "", LOAD_MODES),
+        )
+
+
+def _integer(name: str, raw: str | None, minimum: int) -> int:
+    try:
+        value = int(raw or "")
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not an integer (expected an integer >= {minimum})") from None
+    if value < minimum:
+        raise ConfigError(f"{PREFIX}{name}={value} is too small (expected an integer >= {minimum})")
+    return value
+
+
+def _choice(name: str, raw: str, allowed: tuple[str, ...]) -> str:
+    if raw not in allowed:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not allowed (expected one of: {', '.join(allowed)})")
+    return raw
+
+
+def _boolean(name: str, raw: str | None) -> bool:
+    value = (raw or "").lower()
+    if value in ("1", "true", "on", "yes"):
+        return True
+    if value in ("0", "false", "off", "no"):
+        return False
+    raise ConfigError(f"{PREFIX}{name}={raw!r} is not a boolean (expected on/off, true/false or 1/0)")
+
+
+def _read_tokens(inline: str | None, path: str | None) -> tuple[str, ...]:
+    tokens = [t.strip() for t in (inline or "").split(",") if t.strip()]
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{PREFIX}API_TOKENS_FILE={path!r} cannot be read: {exc.strerror}") from None
+        tokens += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return tuple(tokens)

@@ -1,0 +1,74 @@
+"""Prometheus metrics, safe under gunicorn's several worker processes.
+
+With PROMETHEUS_MULTIPROC_DIR set (the gunicorn role sets it), each worker writes
+its samples to that directory and /metrics aggregates them; otherwise the
+process's own registry is exposed.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "stackgen_http_requests",
+            "HTTP requests by route, method and status",
+            ("route", "method", "status"),
+            registry=r,
+        )
+        self.latency = Histogram(
+            "stackgen_http_request_duration_seconds",
+            "HTTP request latency by route",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "stackgen_http_requests_in_flight", "Requests being served now", registry=r, multiprocess_mode="livesum"
+        )
+        self.load_seconds = Gauge(
+            "stackgen_model_load_seconds",
+            "Seconds to verify, load and warm up the model",
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.model_info = Gauge(
+            "stackgen_model_info",
+            "The served model (value is always 1)",
+            ("name", "version", "loader", "release"),
+            registry=r,
+            multiprocess_mode="max",
+        )
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def model_loaded(self, name: str, version: str, loader: str, release: str, seconds: float) -> None:
+        self.load_seconds.set(seconds)
+        self.model_info.labels(name, version, loader, release).set(1)
+
+    def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

@@ -1,0 +1,234 @@
+"""OpenAPI 3 document for every route, generated from the route table and the manifest."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .routes import ROUTES, Route
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .manifest import Manifest
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+_NUMBER_ROWS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
+_RECORDS = {"type": "array", "items": {"type": "object", "additionalProperties": {"type": "number"}}}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "string"}, "request_id": {"type": "string"}},
+    },
+    "Live": {"type": "object", "required": ["live"], "properties": {"live": {"type": "boolean"}}},
+    "Ready": {
+        "type": "object",
+        "required": ["ready"],
+        "properties": {"ready": {"type": "boolean"}, "error": {"type": "string"}},
+    },
+    "ServerMetadata": {
+        "type": "object",
+        "required": ["name", "version", "extensions"],
+        "properties": {
+            "name": {"type": "string"},
+            "version": {"type": "string"},
+            "release": {"type": "string"},
+            "extensions": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "TensorMetadata": {
+        "type": "object",
+        "required": ["name", "datatype", "shape"],
+        "properties": {
+            "name": {"type": "string"},
+            "datatype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+        },
+    },
+    "ModelMetadata": {
+        "type": "object",
+        "required": ["name", "versions", "platform", "inputs", "outputs"],
+        "properties": {
+            "name": {"type": "string"},
+            "versions": {"type": "array", "items": {"type": "string"}},
+            "platform": {"type": "string"},
+            "inputs": {"type": "array", "items": _ref("TensorMetadata")},
+            "outputs": {"type": "array", "items": _ref("TensorMetadata")},
+        },
+    },
+    "ModelReady": {
+        "type": "object",
+        "required": ["name", "ready"],
+        "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}},
+    },
+    "RequestInput": {
+        "type": "object",
+        "required": ["name", "shape", "datatype"],
+        "properties": {
+            "name": {"type": "string"},
+            "datatype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "parameters": {"type": "object"},
+            "data": {"type": "array", "description": "row-major values, nested or flat"},
+        },
+    },
+    "RequestOutput": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}},
+    },
+    "InferRequest": {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "inputs": {"type": "array", "items": _ref("RequestInput")},
+            "outputs": {"type": "array", "items": _ref("RequestOutput")},
+        },
+    },
+    "ResponseOutput": {
+        "type": "object",
+        "required": ["name", "shape", "datatype"],
+        "properties": {
+            "name": {"type": "string"},
+            "datatype": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+            "parameters": {"type": "object"},
+            "data": {"type": "array"},
+        },
+    },
+    "InferResponse": {
+        "type": "object",
+        "required": ["model_name", "outputs"],
+        "properties": {
+            "model_name": {"type": "string"},
+            "model_version": {"type": "string"},
+            "id": {"type": "string"},
+            "outputs": {"type": "array", "items": _ref("ResponseOutput")},
+        },
+    },
+    "V1Models": {
+        "type": "object",
+        "required": ["models"],
+        "properties": {"models": {"type": "array", "items": {"type": "string"}}},
+    },
+    "V1Request": {
+        "type": "object",
+        "required": ["instances"],
+        "properties": {"instances": {"oneOf": [_NUMBER_ROWS, _RECORDS]}},
+    },
+    "Predictions": {"type": "object", "required": ["predictions"], "properties": {"predictions": {"type": "array"}}},
+    "InvocationsRequest": {
+        "type": "object",
+        "description": "exactly one of the properties",
+        "properties": {
+            "instances": {"oneOf": [_NUMBER_ROWS, _RECORDS]},
+            "inputs": {"oneOf": [_NUMBER_ROWS, _RECORDS, {"type": "object"}]},
+            "dataframe_records": _RECORDS,
+            "dataframe_split": {
+                "type": "object",
+                "required": ["data"],
+                "properties": {"columns": {"type": "array", "items": {"type": "string"}}, "data": _NUMBER_ROWS},
+            },
+        },
+    },
+}
+
+_OK: dict[str, tuple[str, str]] = {  # route → (description, schema)
+    "live": ("the server is live", "Live"),
+    "ready": ("the model is loaded and warmed up", "Ready"),
+    "server_metadata": ("server metadata", "ServerMetadata"),
+    "model_metadata": ("model metadata", "ModelMetadata"),
+    "model_version_metadata": ("model metadata", "ModelMetadata"),
+    "model_ready": ("the model is ready", "ModelReady"),
+    "model_version_ready": ("the model is ready", "ModelReady"),
+    "v2_infer": ("inference result", "InferResponse"),
+    "v2_version_infer": ("inference result", "InferResponse"),
+    "v1_list": ("served models", "V1Models"),
+    "v1_model": ("model status", "ModelReady"),
+    "v1_predict": ("one prediction per instance", "Predictions"),
+    "invocations": ("one prediction per row", "Predictions"),
+}
+_REQUEST_BODY = {
+    "v2_infer": "InferRequest",
+    "v2_version_infer": "InferRequest",
+    "v1_predict": "V1Request",
+    "invocations": "InvocationsRequest",
+}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": _json(_ref("Error"))}
+
+
+def _operation(route: Route, auth: bool) -> dict[str, Any]:
+    op: dict[str, Any] = {"operationId": route.name, "responses": {}}
+    responses = op["responses"]
+    if route.name == "metrics":
+        responses["200"] = {
+            "description": "Prometheus text exposition",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    elif route.name == "openapi":
+        responses["200"] = {"description": "this document", "content": _json({"type": "object"})}
+    else:
+        description, schema = _OK[route.name]
+        responses["200"] = {"description": description, "content": _json(_ref(schema))}
+    if route.params:
+        op["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in route.params
+        ]
+        responses["404"] = _error("unknown model or version")
+    if route.name in ("ready", "model_ready", "model_version_ready", "v1_model"):
+        responses["503"] = {
+            "description": "not ready",
+            "content": _json(_ref("Ready" if route.name == "ready" else "ModelReady")),
+        }
+    if route.method == "POST":
+        content = _json(_ref(_REQUEST_BODY[route.name]))
+        if route.binary_ok:
+            content["application/octet-stream"] = {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "binary tensor data extension: a JSON header of Inference-Header-Content-Length "
+                    "bytes, then the tensors",
+                }
+            }
+        op["requestBody"] = {"required": True, "content": content}
+        responses["400"] = _error("malformed JSON, or input of the wrong shape, datatype or values")
+        responses["413"] = _error("more rows than the maximum batch, or the body is too large")
+        responses["415"] = _error("unsupported Content-Type")
+        responses["503"] = _error("the model is not ready")
+        if route.protected and auth:
+            op["security"] = [{"bearer": []}]
+            responses["401"] = _error("missing or invalid bearer token")
+    responses["500"] = _error("unexpected error; the body carries the request id")
+    return op
+
+
+def build_openapi(manifest: Manifest | None, config: Config | None) -> dict[str, Any]:
+    auth = bool(config and config.auth_enabled)
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, auth)
+    info = {"title": "stackgen model service", "version": __version__}
+    if manifest is not None:
+        info["description"] = (
+            f"Serves model {manifest.name!r} version {manifest.version} "
+            f"({manifest.n_features} features: {', '.join(manifest.feature_names)})."
+        )
+    document: dict[str, Any] = {"openapi": "3.0.3", "info": info, "paths": paths, "components": {"schemas": SCHEMAS}}
+    if auth:
+        document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
+    return document

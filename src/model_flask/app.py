@@ -1,0 +1,89 @@
+"""Build the Flask app: one view per core route, JSON for every error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from model_core import jsonlog
+from model_core.api import ApiRequest, ApiResponse, ModelAPI
+from model_core.config import Config
+from model_core.routes import ROUTES, Route
+
+_MESSAGES = {
+    404: "no such route: {path}",
+    405: "method {method} is not allowed for {path}",
+    413: "request body larger than the limit of {limit} bytes",
+}
+
+
+def _api_request() -> ApiRequest:
+    return ApiRequest(
+        method=request.method,
+        path=request.path,
+        headers=request.headers.get,
+        body=request.get_data(cache=False),
+        remote_addr=request.remote_addr,
+    )
+
+
+def _to_flask(reply: ApiResponse) -> Response:
+    return Response(reply.body, status=reply.status, headers=reply.headers)
+
+
+def _view(api: ModelAPI, route: Route) -> Any:
+    def view(**params: str) -> Response:
+        return _to_flask(api.handle(route.name, _api_request(), params))
+
+    view.__name__ = route.name
+    return view
+
+
+def create_app(config: Config | None = None, api: ModelAPI | None = None) -> Flask:
+    """Create the app; with no arguments, read STACKGEN_* variables and load the model."""
+    config = config or Config.from_env()
+    jsonlog.configure(config.log_level)
+    api = api or ModelAPI(config)
+    app = Flask("model_flask")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["stackgen_api"] = api
+    for route in ROUTES:
+        app.add_url_rule(
+            route.formatted("<{}>"),
+            endpoint=route.name,
+            view_func=_view(api, route),
+            methods=[route.method],
+            provide_automatic_options=False,
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        template = _MESSAGES.get(status, exc.description or exc.name)
+        message = template.format(path=request.path, method=request.method, limit=config.max_body_bytes)
+        reply = api.error(status, message, _api_request_without_body())
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            reply.headers["Allow"] = ", ".join(exc.valid_methods)
+        return _to_flask(reply)
+
+    if config.proxy_hops:
+        app.wsgi_app = ProxyFix(
+            app.wsgi_app,
+            x_for=config.proxy_hops,
+            x_proto=config.proxy_hops,  # type: ignore[method-assign]
+            x_host=config.proxy_hops,
+            x_port=config.proxy_hops,
+        )
+    api.start()
+    app.stackgen_after_fork = api.service.reload_after_fork  # type: ignore[attr-defined]
+    return app
+
+
+def _api_request_without_body() -> ApiRequest:
+    # Reading the body of a rejected request could itself raise (too large).
+    return ApiRequest(
+        method=request.method, path=request.path, headers=request.headers.get, remote_addr=request.remote_addr
+    )
