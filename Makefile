@@ -11,6 +11,7 @@ BUNDLE_DIR := build/bundle
 PORT ?= 8000
 FRAMEWORK ?= flask
 DEMO_PORT ?= 8080
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
@@ -54,7 +55,7 @@ docker-ready: ## start a Docker engine if none answers; build base images if mis
 	tools/docker-engine.sh
 	docker/base/build-images.sh bookworm
 
-molecule: $(STAMP) docker-ready ## molecule test (converge real systemd containers)
+molecule: $(STAMP) docker-ready bundle ## molecule test (converge real systemd containers)
 	$(BIN)/molecule test --all
 
 test: lint unit molecule ## everything CI runs

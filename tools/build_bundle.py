@@ -1,0 +1,133 @@
+"""Build the release bundle on the controller.
+
+    python tools/build_bundle.py --out build/bundle [--extra flask] [--release-id ID] [--env KEY=VALUE ...]
+
+The bundle is one tarball, ``stackgen-<release>.tar.gz``, holding:
+  wheels/          every wheel the target needs, for CPython 3.11 on manylinux x86_64
+  model/           the trained artifact and its manifest (sha256 inside)
+  requirements.txt what to install from wheels/ (pins from constraints.txt)
+  release.env      release-level settings (empty unless --env is given)
+  release.json     release id, package, files and their sha256
+A copy of release.json sits next to the tarball so that deploys can read the id
+without unpacking. Targets install with pip --no-index: they never reach PyPI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from model_core import __version__  # noqa: E402
+from model_core.manifest import sha256_of  # noqa: E402
+from model_core.train import write_model  # noqa: E402
+
+# Debian 12 ships glibc 2.36; accept every manylinux tag it can run.
+PLATFORMS = ["manylinux2014_x86_64"] + [f"manylinux_2_{minor}_x86_64" for minor in range(17, 37)]
+WSGI = {"flask": "model_flask.wsgi:app", "django": "model_django.wsgi:application"}
+
+
+def step(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+def pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", *args, "--quiet", "--progress-bar", "off"], check=True)
+
+
+def build(out: Path, extra: str, release_id: str | None, env: list[str], wheel_cache: Path) -> dict[str, object]:
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("stackgen-*.tar.gz"):
+        old.unlink()
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Path(tmp) / "bundle"
+        wheels = stage / "wheels"
+        wheels.mkdir(parents=True)
+        step("building the stackgen wheel")
+        pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels), str(ROOT))
+        step(f"downloading dependency wheels for CPython 3.11 (cache: {wheel_cache})")
+        requirement = f"stackgen[{extra}]=={__version__}"
+        wheel_cache.mkdir(parents=True, exist_ok=True)
+        platform_args = [arg for p in PLATFORMS for arg in ("--platform", p)]
+        pip("download", "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
+            *platform_args, "--constraint", str(ROOT / "constraints.txt"), "--find-links", str(wheels),
+            "--dest", str(wheel_cache), requirement)
+        needed = _resolve_names(wheel_cache, wheels, requirement, platform_args)
+        for name in needed:
+            if not (wheels / name).exists():
+                shutil.copy2(wheel_cache / name, wheels / name)
+        step("training the model")
+        model_manifest = write_model(stage / "model")
+        (stage / "requirements.txt").write_text(requirement + "\n")
+        (stage / "release.env").write_text("".join(f"{item}\n" for item in env))
+        files = {str(p.relative_to(stage)): sha256_of(p) for p in sorted(stage.rglob("*")) if p.is_file()}
+        content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        release = release_id or time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-" + content[:8]
+        _stamp_model_release(stage / "model" / "manifest.json", release)
+        files["model/manifest.json"] = sha256_of(stage / "model" / "manifest.json")
+        info = {
+            "release": release, "version": __version__, "framework": extra, "requirement": requirement,
+            "wsgi": WSGI[extra], "model": {"name": model_manifest["name"], "version": model_manifest["version"],
+                                            "sha256": model_manifest["sha256"]},
+            "python": "cp311", "files": files,
+        }
+        (stage / "release.json").write_text(json.dumps(info, indent=2) + "\n")
+        tarball = out / f"stackgen-{release}.tar.gz"
+        step(f"writing {tarball}")
+        with tarfile.open(tarball, "w:gz", compresslevel=1) as tar:
+            for path in sorted(stage.iterdir()):
+                tar.add(path, arcname=path.name)
+        info["tarball"] = tarball.name
+        info["tarball_sha256"] = sha256_of(tarball)
+        (out / "release.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def _stamp_model_release(path: Path, release: str) -> None:
+    # The service reports this id (GET /v2, X-Release-Id), so a deploy can prove which release serves.
+    manifest = json.loads(path.read_text())
+    manifest["release"] = release
+    path.write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def _resolve_names(cache: Path, local: Path, requirement: str, platform_args: list[str]) -> list[str]:
+    # `pip download --report` names exactly the files the target needs, cache or not.
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        pip("install", "--dry-run", "--ignore-installed", "--only-binary=:all:", "--python-version", "3.11",
+            "--implementation", "cp", *platform_args, "--target", str(Path(tmp) / "t"), "--no-index",
+            "--find-links", str(cache), "--find-links", str(local), "--report", str(report), requirement)
+        items = json.loads(report.read_text())["install"]
+    return [item["download_info"]["url"].rsplit("/", 1)[-1] for item in items]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "bundle", help="output directory")
+    parser.add_argument("--extra", choices=sorted(WSGI), default="flask", help="which service to bundle")
+    parser.add_argument("--release-id", help="release id (default: UTC timestamp + content hash)")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="release-level setting written to release.env (repeatable)")
+    parser.add_argument("--wheel-cache", type=Path, default=ROOT / ".cache" / "wheels",
+                        help="where downloaded wheels are kept between builds")
+    args = parser.parse_args()
+    for item in args.env:
+        if "=" not in item or not item.split("=", 1)[0].isidentifier():
+            parser.error(f"--env {item!r}: expected KEY=VALUE")
+    info = build(args.out, args.extra, args.release_id, args.env, args.wheel_cache)
+    print(f"release {info['release']}: {args.out / str(info['tarball'])} ({len(info['files'])} files)")  # type: ignore[arg-type]
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
