@@ -59,9 +59,22 @@ def build(out: Path, extra: str, release_id: str | None, env: list[str], wheel_c
         requirement = f"stackgen[{extra}]=={__version__}"
         wheel_cache.mkdir(parents=True, exist_ok=True)
         platform_args = [arg for p in PLATFORMS for arg in ("--platform", p)]
-        pip("download", "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
-            *platform_args, "--constraint", str(ROOT / "constraints.txt"), "--find-links", str(wheels),
-            "--dest", str(wheel_cache), requirement)
+        pip(
+            "download",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            *platform_args,
+            "--constraint",
+            str(ROOT / "constraints.txt"),
+            "--find-links",
+            str(wheels),
+            "--dest",
+            str(wheel_cache),
+            requirement,
+        )
         needed = _resolve_names(wheel_cache, wheels, requirement, platform_args)
         for name in needed:
             if not (wheels / name).exists():
@@ -76,10 +89,18 @@ def build(out: Path, extra: str, release_id: str | None, env: list[str], wheel_c
         _stamp_model_release(stage / "model" / "manifest.json", release)
         files["model/manifest.json"] = sha256_of(stage / "model" / "manifest.json")
         info = {
-            "release": release, "version": __version__, "framework": extra, "requirement": requirement,
-            "wsgi": WSGI[extra], "model": {"name": model_manifest["name"], "version": model_manifest["version"],
-                                            "sha256": model_manifest["sha256"]},
-            "python": "cp311", "files": files,
+            "release": release,
+            "version": __version__,
+            "framework": extra,
+            "requirement": requirement,
+            "wsgi": WSGI[extra],
+            "model": {
+                "name": model_manifest["name"],
+                "version": model_manifest["version"],
+                "sha256": model_manifest["sha256"],
+            },
+            "python": "cp311",
+            "files": files,
         }
         (stage / "release.json").write_text(json.dumps(info, indent=2) + "\n")
         tarball = out / f"stackgen-{release}.tar.gz"
@@ -104,9 +125,27 @@ def _resolve_names(cache: Path, local: Path, requirement: str, platform_args: li
     # `pip download --report` names exactly the files the target needs, cache or not.
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        pip("install", "--dry-run", "--ignore-installed", "--only-binary=:all:", "--python-version", "3.11",
-            "--implementation", "cp", *platform_args, "--target", str(Path(tmp) / "t"), "--no-index",
-            "--find-links", str(cache), "--find-links", str(local), "--report", str(report), requirement)
+        pip(
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            *platform_args,
+            "--target",
+            str(Path(tmp) / "t"),
+            "--no-index",
+            "--find-links",
+            str(cache),
+            "--find-links",
+            str(local),
+            "--report",
+            str(report),
+            requirement,
+        )
         items = json.loads(report.read_text())["install"]
     return [item["download_info"]["url"].rsplit("/", 1)[-1] for item in items]
 
@@ -116,10 +155,19 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bundle", help="output directory")
     parser.add_argument("--extra", choices=sorted(WSGI), default="flask", help="which service to bundle")
     parser.add_argument("--release-id", help="release id (default: UTC timestamp + content hash)")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="release-level setting written to release.env (repeatable)")
-    parser.add_argument("--wheel-cache", type=Path, default=ROOT / ".cache" / "wheels",
-                        help="where downloaded wheels are kept between builds")
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="release-level setting written to release.env (repeatable)",
+    )
+    parser.add_argument(
+        "--wheel-cache",
+        type=Path,
+        default=ROOT / ".cache" / "wheels",
+        help="where downloaded wheels are kept between builds",
+    )
     args = parser.parse_args()
     for item in args.env:
         if "=" not in item or not item.split("=", 1)[0].isidentifier():

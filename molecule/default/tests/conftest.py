@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
@@ -31,13 +32,28 @@ class Reply:
 
 def curl(host, url: str, *args: str, data: str | None = None, host_header: str = "localhost") -> Reply:
     """One request with curl inside the host; headers are lower-cased."""
-    cmd = ["curl", "-sk", "--max-time", "30", "-D", "/tmp/h", "-o", "/tmp/b", "-w", "%{http_code}",
-           "-H", f"Host: {host_header}", *args]
+    cmd = [
+        "curl",
+        "-sk",
+        "--max-time",
+        "30",
+        "-D",
+        "/tmp/h",
+        "-o",
+        "/tmp/b",
+        "-w",
+        "%{http_code}",
+        "-H",
+        f"Host: {host_header}",
+        *args,
+    ]
     if data is not None:
-        host.run("cat > /tmp/req <<'EOF'\n%s\nEOF", data)
+        host.run("echo %s | base64 -d > /tmp/req", base64.b64encode(data.encode()).decode())
         cmd += ["--data-binary", "@/tmp/req", "-H", "Content-Type: application/json"]
-    result = host.run(shlex.join([*cmd, url]) + "; rc=$?; echo; cat /tmp/h; echo; echo --body--; cat /tmp/b; "
-                      "rm -f /tmp/h /tmp/b; exit $rc")
+    result = host.run(
+        shlex.join([*cmd, url]) + "; rc=$?; echo; cat /tmp/h; echo; echo --body--; cat /tmp/b; "
+        "rm -f /tmp/h /tmp/b; exit $rc"
+    )
     head, _, body = result.stdout.partition("--body--\n")
     lines = head.splitlines()
     status = int(lines[0]) if lines and lines[0].isdigit() else 0
@@ -58,13 +74,28 @@ def ansible_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess[s
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
     return subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, str(REPO / "playbooks" / playbook),
-         *args], capture_output=True, text=True, env=env, cwd=REPO, check=False)
+        [
+            str(Path(sys.executable).parent / "ansible-playbook"),
+            "-i",
+            inventory,
+            str(REPO / "playbooks" / playbook),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        check=False,
+    )
 
 
 def build_bundle(out: Path, *args: str) -> dict[str, object]:
-    subprocess.run([sys.executable, str(REPO / "tools" / "build_bundle.py"), "--out", str(out), *args],
-                   check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "tools" / "build_bundle.py"), "--out", str(out), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     info = json.loads((out / "release.json").read_text())
     info["_dir"] = str(out)
     return info

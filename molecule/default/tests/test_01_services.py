@@ -37,7 +37,9 @@ def test_gunicorn_socket_owner_group_mode(host) -> None:
 def test_current_points_into_releases(host) -> None:
     current = host.file("/srv/model/current")
     assert current.is_symlink is True
-    assert re.fullmatch(r"releases/\d{14}-[0-9a-f]{8}", current.linked_to.removeprefix("/srv/model/")), current.linked_to
+    assert re.fullmatch(r"releases/\d{14}-[0-9a-f]{8}", current.linked_to.removeprefix("/srv/model/")), (
+        current.linked_to
+    )
     release = host.file(current.linked_to)
     assert (release.user, release.group, release.mode) == ("root", "root", 0o755)
     assert host.file(current.linked_to + "/.complete").exists is True
@@ -57,10 +59,9 @@ def test_tls_key_owner_and_mode(host) -> None:
 
 
 def test_workers_run_as_the_app_user(host) -> None:
-    pids = host.run("pgrep -f 'gunicorn --config /etc/gunicorn/model'").stdout.split()
-    assert len(pids) >= 2  # master + workers
-    users = {host.run(f"ps -o user= -p {pid}").stdout.strip() for pid in pids}
-    assert users == {"model"}
+    users = host.run("ps -C gunicorn -o user=").stdout.split()
+    assert len(users) >= 2  # master + workers
+    assert set(users) == {"model"}
 
 
 def test_service_is_sandboxed(host) -> None:
@@ -72,8 +73,13 @@ def test_service_is_sandboxed(host) -> None:
         ).stdout.splitlines()
     )
     assert props == {
-        "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
-        "CapabilityBoundingSet": "", "Restart": "on-failure", "User": "model",
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "CapabilityBoundingSet": "",
+        "Restart": "on-failure",
+        "User": "model",
     }
 
 

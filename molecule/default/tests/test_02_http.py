@@ -90,6 +90,9 @@ def test_metrics_aggregate_across_workers(host) -> None:
     for _ in range(6):
         curl(host, f"{BASE}/v2/health/live")
     text = curl(host, f"{BASE}/metrics").body
-    line = next(ln for ln in text.splitlines()
-                if ln.startswith('stackgen_http_requests_total{method="GET",route="/v2/health/live",status="200"}'))
+    line = next(
+        ln
+        for ln in text.splitlines()
+        if ln.startswith('stackgen_http_requests_total{method="GET",route="/v2/health/live",status="200"}')
+    )
     assert float(line.split()[-1]) >= 6

@@ -11,8 +11,8 @@ from conftest import ansible_playbook, build_bundle, curl
 LOAD = (
     "rm -f /tmp/load.stop /tmp/load.log; "
     "nohup sh -c 'while [ ! -f /tmp/load.stop ]; do "
-    "curl -sk --max-time 60 -o /dev/null -H \"Host: localhost\" "
-    "-w \"%{http_code} %header{x-release-id}\\n\" https://127.0.0.1/v2/health/ready; "
+    "curl -sk --max-time 60 -o /dev/null "
+    '-w "%{http_code} %header{x-release-id}\\n" https://localhost/v2/health/ready; '
     "done >> /tmp/load.log' >/dev/null 2>&1 &"
 )
 
@@ -62,6 +62,7 @@ def test_broken_release_is_rolled_back_while_old_keeps_serving(host, releases) -
     assert live_release(host) == live
     assert {code for code, _ in results} == {"200"}, results
     assert {release for _, release in results} == {live}
+    assert host.file(f"/srv/model/releases/{broken}/.complete").exists is False
 
 
 def test_rollback_playbook_reads_the_symlink(host) -> None:
