@@ -63,5 +63,11 @@ test: lint unit molecule ## everything CI runs
 bench: $(MODEL_DIR)/manifest.json ## measure throughput and latency; prints and writes build/bench.json
 	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --out build/bench.json
 
+demo: $(STAMP) docker-ready bundle ## converge a local throwaway host and serve the model on 127.0.0.1:$(DEMO_PORT)
+	DEMO_PORT=$(DEMO_PORT) tools/demo.sh up
+
+demo-down: ## remove the demo host
+	tools/demo.sh down
+
 clean: ## remove build outputs (keeps .venv)
 	rm -rf build dist
