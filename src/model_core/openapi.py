@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .routes import ROUTES, Route
+from .service import MAX_ABS_INPUT
+from .tensors import NUMERIC_DTYPES
 
 if TYPE_CHECKING:
     from .config import Config
@@ -19,9 +21,6 @@ def _ref(name: str) -> dict[str, str]:
 def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"application/json": {"schema": schema}}
 
-
-_NUMBER_ROWS = {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}
-_RECORDS = {"type": "array", "items": {"type": "object", "additionalProperties": {"type": "number"}}}
 
 SCHEMAS: dict[str, Any] = {
     "Error": {
@@ -70,32 +69,6 @@ SCHEMAS: dict[str, Any] = {
         "required": ["name", "ready"],
         "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}},
     },
-    "RequestInput": {
-        "type": "object",
-        "required": ["name", "shape", "datatype"],
-        "properties": {
-            "name": {"type": "string"},
-            "datatype": {"type": "string"},
-            "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
-            "parameters": {"type": "object"},
-            "data": {"type": "array", "description": "row-major values, nested or flat"},
-        },
-    },
-    "RequestOutput": {
-        "type": "object",
-        "required": ["name"],
-        "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}},
-    },
-    "InferRequest": {
-        "type": "object",
-        "required": ["inputs"],
-        "properties": {
-            "id": {"type": "string"},
-            "parameters": {"type": "object"},
-            "inputs": {"type": "array", "items": _ref("RequestInput")},
-            "outputs": {"type": "array", "items": _ref("RequestOutput")},
-        },
-    },
     "ResponseOutput": {
         "type": "object",
         "required": ["name", "shape", "datatype"],
@@ -122,29 +95,10 @@ SCHEMAS: dict[str, Any] = {
         "required": ["models"],
         "properties": {"models": {"type": "array", "items": {"type": "string"}}},
     },
-    "V1Request": {
-        "type": "object",
-        "required": ["instances"],
-        "properties": {"instances": {"oneOf": [_NUMBER_ROWS, _RECORDS]}},
-    },
     "Predictions": {"type": "object", "required": ["predictions"], "properties": {"predictions": {"type": "array"}}},
-    "InvocationsRequest": {
-        "type": "object",
-        "description": "exactly one of the properties",
-        "properties": {
-            "instances": {"oneOf": [_NUMBER_ROWS, _RECORDS]},
-            "inputs": {"oneOf": [_NUMBER_ROWS, _RECORDS, {"type": "object"}]},
-            "dataframe_records": _RECORDS,
-            "dataframe_split": {
-                "type": "object",
-                "required": ["data"],
-                "properties": {"columns": {"type": "array", "items": {"type": "string"}}, "data": _NUMBER_ROWS},
-            },
-        },
-    },
 }
 
-_OK: dict[str, tuple[str, str]] = {  # route → (description, schema)
+_OK: dict[str, tuple[str, str]] = {  # route -> (description, schema)
     "live": ("the server is live", "Live"),
     "ready": ("the model is loaded and warmed up", "Ready"),
     "server_metadata": ("server metadata", "ServerMetadata"),
@@ -167,11 +121,85 @@ _REQUEST_BODY = {
 }
 
 
+def request_schemas(manifest: Manifest | None, max_batch: int) -> dict[str, Any]:
+    """Request bodies exactly as the model accepts them: feature count, names, batch limit."""
+    n = manifest.n_features if manifest else None
+    number = {"type": "number", "minimum": -MAX_ABS_INPUT, "maximum": MAX_ABS_INPUT}
+    row: dict[str, Any] = {"type": "array", "items": number}
+    if n is not None:
+        row.update(minItems=n, maxItems=n)
+    rows = {"type": "array", "minItems": 1, "maxItems": max_batch, "items": row}
+    record: dict[str, Any] = {"type": "object", "additionalProperties": number, "minProperties": 1}
+    features: dict[str, Any] = {"type": "string"}
+    if manifest is not None and manifest.feature_names:
+        record = {
+            "type": "object",
+            "required": list(manifest.feature_names),
+            "additionalProperties": False,
+            "properties": {f: number for f in manifest.feature_names},
+        }
+        features = {"type": "string", "enum": list(manifest.feature_names)}
+    records = {"type": "array", "minItems": 1, "maxItems": max_batch, "items": record}
+    split: dict[str, Any] = {
+        "type": "object",
+        "required": ["data"],
+        "properties": {"columns": {"type": "array", "items": features, "uniqueItems": True}, "data": rows},
+    }
+    if n is not None:
+        split["properties"]["columns"].update(minItems=n, maxItems=n)
+
+    def one_of(key: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": [key], "properties": {key: schema}}
+
+    tensor_input: dict[str, Any] = {
+        "type": "object",
+        "required": ["name", "shape", "datatype"],
+        "properties": {
+            "name": {"type": "string", "enum": [manifest.inputs[0].name]} if manifest else {"type": "string"},
+            "datatype": {"type": "string", "enum": [d for d in NUMERIC_DTYPES if d != "BOOL"]},
+            "shape": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 0}},
+            "parameters": {"type": "object"},
+            "data": {"type": "array", "description": "row-major values, nested or flat"},
+        },
+    }
+    output_names = [o.name for o in manifest.outputs] if manifest else []
+    requested_output = {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "enum": output_names} if output_names else {"type": "string"},
+            "parameters": {"type": "object"},
+        },
+    }
+    return {
+        "InferRequest": {
+            "type": "object",
+            "required": ["inputs"],
+            "properties": {
+                "id": {"type": "string"},
+                "parameters": {"type": "object"},
+                "inputs": {"type": "array", "minItems": 1, "maxItems": 1, "items": tensor_input},
+                "outputs": {"type": "array", "items": requested_output},
+            },
+        },
+        "V1Request": one_of("instances", {"oneOf": [rows, records]}),
+        "InvocationsRequest": {
+            "description": "exactly one of instances, inputs, dataframe_split, dataframe_records",
+            "oneOf": [
+                one_of("instances", {"oneOf": [rows, records]}),
+                one_of("inputs", {"oneOf": [rows, records]}),
+                one_of("dataframe_split", split),
+                one_of("dataframe_records", records),
+            ],
+        },
+    }
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json(_ref("Error"))}
 
 
-def _operation(route: Route, auth: bool) -> dict[str, Any]:
+def _operation(route: Route, auth: bool, manifest: Manifest | None) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": route.name, "responses": {}}
     responses = op["responses"]
     if route.name == "metrics":
@@ -185,9 +213,7 @@ def _operation(route: Route, auth: bool) -> dict[str, Any]:
         description, schema = _OK[route.name]
         responses["200"] = {"description": description, "content": _json(_ref(schema))}
     if route.params:
-        op["parameters"] = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in route.params
-        ]
+        op["parameters"] = [_path_parameter(p, manifest) for p in route.params]
         responses["404"] = _error("unknown model or version")
     if route.name in ("ready", "model_ready", "model_version_ready", "v1_model"):
         responses["503"] = {
@@ -217,18 +243,30 @@ def _operation(route: Route, auth: bool) -> dict[str, Any]:
     return op
 
 
+def _path_parameter(name: str, manifest: Manifest | None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    if manifest is not None:
+        schema["enum"] = [manifest.name if name == "name" else manifest.version]
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
 def build_openapi(manifest: Manifest | None, config: Config | None) -> dict[str, Any]:
     auth = bool(config and config.auth_enabled)
     paths: dict[str, Any] = {}
     for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, auth)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, auth, manifest)
     info = {"title": "stackgen model service", "version": __version__}
     if manifest is not None:
         info["description"] = (
             f"Serves model {manifest.name!r} version {manifest.version} "
             f"({manifest.n_features} features: {', '.join(manifest.feature_names)})."
         )
-    document: dict[str, Any] = {"openapi": "3.0.3", "info": info, "paths": paths, "components": {"schemas": SCHEMAS}}
+    document: dict[str, Any] = {
+        "openapi": "3.0.3",
+        "info": info,
+        "paths": paths,
+        "components": {"schemas": {**SCHEMAS, **request_schemas(manifest, config.max_batch if config else 1024)}},
+    }
     if auth:
         document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return document

@@ -15,6 +15,10 @@ from .manifest import Manifest, load_manifest, verify_artifact
 
 log = logging.getLogger("stackgen.model")
 
+# Larger magnitudes overflow float64 inside typical models (scaling, dot products, exp)
+# and would come back as inf/NaN; they are rejected with a 400 instead.
+MAX_ABS_INPUT = 1e150
+
 
 class ModelService:
     def __init__(self, model_dir: Path, max_batch: int = 1024, release_id: str = "") -> None:
@@ -88,8 +92,6 @@ class ModelService:
         """Check a batch against the manifest; errors name ``field`` and what was expected."""
         manifest = self.require_ready()
         n = manifest.n_features
-        if rows.ndim == 1 and rows.size == n:
-            rows = rows.reshape(1, n)
         if rows.ndim != 2:
             raise BadRequest(f"{field}: expected rows of {n} features (shape [-1, {n}]), got shape {list(rows.shape)}")
         if rows.shape[1] != n:
@@ -100,10 +102,19 @@ class ModelService:
             raise PayloadTooLarge(f"{field}: {rows.shape[0]} rows exceed the maximum batch of {self.max_batch}")
         if not np.all(np.isfinite(rows)):
             raise BadRequest(f"{field}: values must be finite numbers (no NaN or Infinity)")
+        if np.any(np.abs(rows) > MAX_ABS_INPUT):
+            raise BadRequest(f"{field}: values must lie within ±{MAX_ABS_INPUT:g}")
         return rows
 
     def predict(self, rows: np.ndarray) -> list[np.ndarray]:
         """Predict on rows already checked by validate_rows."""
         self.require_ready()
         assert self._predictor is not None
-        return self._predictor(rows)
+        try:
+            outputs = self._predictor(rows)
+        except ValueError as exc:  # the model's own input validation: the client's input, not our bug
+            raise BadRequest(f"the model rejected the input: {exc}") from None
+        for spec, array in zip(self.manifest.outputs if self.manifest else (), outputs, strict=False):
+            if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+                raise BadRequest(f"the model produced non-finite values for output {spec.name!r} on this input")
+        return outputs

@@ -50,8 +50,6 @@ def parse_mlflow(document: Any, manifest: Manifest) -> np.ndarray:
     payload = document[key]
     if key == "dataframe_split":
         return _dataframe_split(payload, manifest)
-    if key == "inputs" and isinstance(payload, dict):
-        return _columns(payload, manifest)
     return rows_from_instances(payload, manifest, key)
 
 
@@ -59,11 +57,13 @@ def _dataframe_split(payload: Any, manifest: Manifest) -> np.ndarray:
     if not isinstance(payload, dict) or "data" not in payload:
         raise BadRequest('dataframe_split: expected {"columns": [...], "data": [[...], ...]}')
     data = payload["data"]
-    columns = payload.get("columns")
-    if columns is None:
+    if "columns" not in payload:
         return rows_from_instances(data, manifest, "dataframe_split.data")
+    columns = payload["columns"]
     if not isinstance(columns, list) or not isinstance(data, list):
         raise BadRequest("dataframe_split: columns and data must be arrays")
+    if not all(isinstance(c, str) for c in columns) or len(set(columns)) != len(columns):
+        raise BadRequest("dataframe_split.columns: expected distinct feature names (strings)")
     records = []
     for i, row in enumerate(data):
         if not isinstance(row, list) or len(row) != len(columns):
@@ -72,13 +72,3 @@ def _dataframe_split(payload: Any, manifest: Manifest) -> np.ndarray:
     if not records:
         raise BadRequest("dataframe_split.data: expected at least one row")
     return rows_from_records(records, manifest, "dataframe_split.data")
-
-
-def _columns(payload: dict[str, Any], manifest: Manifest) -> np.ndarray:
-    lists = list(payload.values())
-    if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) != 1:
-        raise BadRequest("inputs: expected an object of equally long columns keyed by feature name")
-    records = [dict(zip(payload.keys(), values, strict=True)) for values in zip(*lists, strict=True)]
-    if not records:
-        raise BadRequest("inputs: expected at least one row")
-    return rows_from_records(records, manifest, "inputs")

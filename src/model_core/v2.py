@@ -88,7 +88,7 @@ def _input_rows(tensor: Any, where: str, manifest: Manifest, binary: bytes) -> n
     if name != spec.name:
         raise BadRequest(f"{where}.name: model {manifest.name} has no input {name!r} (expected {spec.name!r})")
     datatype = tensor.get("datatype")
-    if datatype not in NUMERIC_DTYPES or datatype == "BOOL":
+    if not isinstance(datatype, str) or datatype not in NUMERIC_DTYPES or datatype == "BOOL":
         allowed = ", ".join(k for k in NUMERIC_DTYPES if k != "BOOL")
         raise BadRequest(
             f"{where}.datatype: {datatype!r} is not accepted (expected {spec.datatype}, or one of {allowed})"

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter
 
 from model_core import jsonlog
 from model_core.api import ApiRequest, ApiResponse, ModelAPI
@@ -18,6 +19,12 @@ _MESSAGES = {
     405: "method {method} is not allowed for {path}",
     413: "request body larger than the limit of {limit} bytes",
 }
+
+
+class SegmentConverter(BaseConverter):
+    """A path segment without ':' so that /v1/models/<name>:predict never matches /v1/models/<name>."""
+
+    regex = r"[^/:]+"
 
 
 def _api_request() -> ApiRequest:
@@ -49,10 +56,11 @@ def create_app(config: Config | None = None, api: ModelAPI | None = None) -> Fla
     api = api or ModelAPI(config)
     app = Flask("model_flask")
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.url_map.converters["segment"] = SegmentConverter
     app.extensions["stackgen_api"] = api
     for route in ROUTES:
         app.add_url_rule(
-            route.formatted("<{}>"),
+            route.formatted("<segment:{}>"),
             endpoint=route.name,
             view_func=_view(api, route),
             methods=[route.method],

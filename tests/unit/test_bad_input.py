@@ -34,6 +34,7 @@ def tensor(**overrides: object) -> dict[str, object]:
             "inputs[0].datatype: 'BYTES' is not accepted (expected FP64, or one of UINT8, UINT16, UINT32, UINT64, "
             "INT8, INT16, INT32, INT64, FP16, FP32, FP64)",
         ),
+        (tensor(datatype={}), 400, None),  # found by the schema fuzzer: once a 500
         (tensor(datatype="INT32"), 400, "inputs[0].data: datatype INT32 expects integers"),
         (tensor(data=[[1, "two", 3, 4]]), 400, "inputs[0].data[1]: expected a number for datatype FP64, got string"),
         (tensor(data=[[1, None, 3, 4]]), 400, "inputs[0].data[1]: expected a number for datatype FP64, got null"),
@@ -140,3 +141,16 @@ def test_unexpected_exception_is_500_with_request_id(
     response = client.post(INFER, json=tensor(), headers={"X-Request-ID": "trace-123"})
     assert response.status_code == 500
     assert response.json == {"error": "internal server error", "request_id": "trace-123"}
+
+
+def test_values_that_would_overflow_the_model_are_400(client: FlaskClient) -> None:
+    response = client.post("/v1/models/iris:predict", json={"instances": [[1.7e280, 1, 1, 1]]})
+    assert response.status_code == 400
+    assert response.json == {"error": "instances: values must lie within ±1e+150"}
+
+
+def test_dataframe_split_columns_must_be_names(client: FlaskClient) -> None:
+    for columns in (None, [{}, "a", "b", "c"], ["a", "a", "b", "c"]):
+        response = client.post("/invocations", json={"dataframe_split": {"columns": columns, "data": [[1, 2, 3, 4]]}})
+        assert response.status_code == 400, columns
+    assert response.json == {"error": "dataframe_split.columns: expected distinct feature names (strings)"}

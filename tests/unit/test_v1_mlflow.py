@@ -28,13 +28,12 @@ def test_v1_predict_with_named_features(client: FlaskClient) -> None:
 def test_invocations_accepts_every_mlflow_format(client: FlaskClient) -> None:
     split = {"columns": list(reversed(FEATURES)), "data": [list(reversed(r)) for r in GOLDEN_ROWS]}
     records = [dict(zip(FEATURES, r, strict=True)) for r in GOLDEN_ROWS]
-    columns = {f: [r[i] for r in GOLDEN_ROWS] for i, f in enumerate(FEATURES)}
     for body in (
         {"instances": GOLDEN_ROWS},
         {"inputs": GOLDEN_ROWS},
         {"dataframe_split": split},
         {"dataframe_records": records},
-        {"inputs": columns},
+        {"inputs": records},
     ):
         response = client.post("/invocations", json=body)
         assert (response.status_code, response.json) == (200, {"predictions": [0, 1, 2, 2]}), body
