@@ -5,57 +5,38 @@ ApiRequest, call ``ModelAPI.handle`` and copy the ApiResponse out."""
 from __future__ import annotations
 
 import contextlib
-import json
+import hashlib
 import logging
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-from . import __version__
 from .auth import check_bearer
 from .config import Config
-from .errors import ApiError, ArtifactError, NotFound, NotReady, UnsupportedMediaType
-from .manifest import Manifest
+from .errors import ApiError, ArtifactError, UnsupportedMediaType
+from .handlers import Handlers
+from .messages import JSON, ApiRequest, ApiResponse, InferenceObserver, InferenceRecord, json_response
 from .metrics import Metrics
-from .openapi import build_openapi
 from .routes import BY_NAME, Route
 from .service import ModelService
-from .v1 import parse_mlflow, parse_v1
-from .v2 import HEADER_LENGTH, build_infer_response, parse_infer_request, parse_json_document
 
 access_log = logging.getLogger("stackgen.access")
 error_log = logging.getLogger("stackgen.error")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-JSON = "application/json"
 
 
-@dataclass
-class ApiRequest:
-    method: str
-    path: str
-    headers: Callable[[str], str | None]  # case-insensitive header lookup
-    body: bytes = b""
-    remote_addr: str | None = None
-
-
-@dataclass
-class ApiResponse:
-    status: int
-    body: bytes
-    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": JSON})
-
-
-def json_response(status: int, document: Any) -> ApiResponse:
-    return ApiResponse(status, json.dumps(document, separators=(",", ":")).encode() + b"\n")
-
-
-class ModelAPI:
-    def __init__(self, config: Config, service: ModelService | None = None, metrics: Metrics | None = None) -> None:
+class ModelAPI(Handlers):
+    def __init__(
+        self,
+        config: Config,
+        service: ModelService | None = None,
+        metrics: Metrics | None = None,
+        observer: InferenceObserver | None = None,
+    ) -> None:
         self.config = config
+        self.observer = observer
         self.service = service or ModelService(config.model_dir, config.max_batch, config.release_id)
         self.metrics = metrics or Metrics()
 
@@ -100,7 +81,29 @@ class ModelAPI:
             response = json_response(500, {"error": "internal server error", "request_id": request_id})
         finally:
             self.metrics.in_flight.dec()
+        if route.protected and self.observer is not None:
+            self._observe(route, request, response, request_id, started)
         return self.finish(route.path, request, response, request_id, started)
+
+    def _observe(
+        self, route: Route, request: ApiRequest, response: ApiResponse, request_id: str, started: float
+    ) -> None:
+        manifest = self.service.manifest
+        record = InferenceRecord(
+            request_id=request_id,
+            route=route.path,
+            model_name=manifest.name if manifest else None,
+            model_version=manifest.version if manifest else None,
+            input_digest=hashlib.sha256(request.body).hexdigest(),
+            predictions=request.notes.get("predictions"),
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            status=response.status,
+        )
+        try:
+            assert self.observer is not None
+            self.observer(record, request)
+        except Exception:  # an observer's failure must not fail the prediction it observes
+            error_log.exception("inference observer failed", extra={"fields": {"request_id": request_id}})
 
     def error(self, status: int, message: str, request: ApiRequest, route: str = "unmatched") -> ApiResponse:
         """For requests the framework's router rejected (404, 405, body too large)."""
@@ -151,109 +154,3 @@ class ModelAPI:
             return
         allowed = "application/json or application/octet-stream" if route.binary_ok else JSON
         raise UnsupportedMediaType(f"Content-Type {content_type!r} is not supported (expected {allowed})")
-
-    # -- model lookup ------------------------------------------------------------------
-    def _manifest(self, name: str, version: str | None = None) -> Manifest:
-        try:
-            manifest = self.service.read_manifest()
-        except ArtifactError as exc:
-            raise NotReady(f"model is not available: {exc}") from None
-        if name != manifest.name:
-            raise NotFound(f"model {name!r} not found (served: {manifest.name!r})")
-        if version is not None and version != manifest.version:
-            raise NotFound(f"model {name!r} has no version {version!r} (available: {manifest.version!r})")
-        return manifest
-
-    # -- handlers: health and metadata ---------------------------------------------------
-    def on_live(self, request: ApiRequest) -> ApiResponse:
-        return json_response(200, {"live": True})
-
-    def on_ready(self, request: ApiRequest) -> ApiResponse:
-        if self.service.ready:
-            return json_response(200, {"ready": True})
-        return json_response(503, {"ready": False, "error": f"model is not ready: {self.service.error or 'loading'}"})
-
-    def on_server_metadata(self, request: ApiRequest) -> ApiResponse:
-        return json_response(
-            200,
-            {
-                "name": "stackgen",
-                "version": __version__,
-                "extensions": ["binary_tensor_data"],
-                "release": self.service.release_id or "unknown",
-            },
-        )
-
-    def on_model_metadata(self, request: ApiRequest, name: str, version: str | None = None) -> ApiResponse:
-        m = self._manifest(name, version)
-        return json_response(
-            200,
-            {
-                "name": m.name,
-                "versions": [m.version],
-                "platform": m.loader,
-                "inputs": [t.public() for t in m.inputs],
-                "outputs": [t.public() for t in m.outputs],
-            },
-        )
-
-    def on_model_version_metadata(self, request: ApiRequest, name: str, version: str) -> ApiResponse:
-        return self.on_model_metadata(request, name, version)
-
-    def on_model_ready(self, request: ApiRequest, name: str, version: str | None = None) -> ApiResponse:
-        self._manifest(name, version)
-        ready = self.service.ready
-        return json_response(200 if ready else 503, {"name": name, "ready": ready})
-
-    def on_model_version_ready(self, request: ApiRequest, name: str, version: str) -> ApiResponse:
-        return self.on_model_ready(request, name, version)
-
-    # -- handlers: inference -------------------------------------------------------------
-    def on_v2_infer(self, request: ApiRequest, name: str, version: str | None = None) -> ApiResponse:
-        manifest = self._manifest(name, version)
-        self.service.require_ready()
-        parsed = parse_infer_request(request.body, request.headers(HEADER_LENGTH), manifest)
-        parsed.rows = self.service.validate_rows(parsed.rows, "inputs[0]")
-        body, headers = build_infer_response(manifest, parsed, self.service.predict(parsed.rows))
-        return ApiResponse(200, body, headers)
-
-    def on_v2_version_infer(self, request: ApiRequest, name: str, version: str) -> ApiResponse:
-        return self.on_v2_infer(request, name, version)
-
-    def on_v1_list(self, request: ApiRequest) -> ApiResponse:
-        try:
-            names = [self.service.read_manifest().name]
-        except ArtifactError:
-            names = []
-        return json_response(200, {"models": names})
-
-    def on_v1_model(self, request: ApiRequest, name: str) -> ApiResponse:
-        self._manifest(name)
-        return json_response(200, {"name": name, "ready": self.service.ready})
-
-    def on_v1_predict(self, request: ApiRequest, name: str) -> ApiResponse:
-        manifest = self._manifest(name)
-        self.service.require_ready()
-        rows = self.service.validate_rows(parse_v1(parse_json_document(request.body), manifest), "instances")
-        return json_response(200, {"predictions": self._predictions(rows)})
-
-    def on_invocations(self, request: ApiRequest) -> ApiResponse:
-        manifest = self._manifest(self.service.read_manifest().name)
-        self.service.require_ready()
-        rows = self.service.validate_rows(parse_mlflow(parse_json_document(request.body), manifest), "inputs")
-        return json_response(200, {"predictions": self._predictions(rows)})
-
-    def _predictions(self, rows: Any) -> list[Any]:
-        # V1 and MLflow clients expect one prediction per row: the first manifest output.
-        return self.service.predict(rows)[0].tolist()
-
-    # -- handlers: operations ------------------------------------------------------------
-    def on_metrics(self, request: ApiRequest) -> ApiResponse:
-        return ApiResponse(200, self.metrics.render(), {"Content-Type": self.metrics.content_type})
-
-    def on_openapi(self, request: ApiRequest) -> ApiResponse:
-        try:
-            manifest: Manifest | None = self.service.read_manifest()
-        except ArtifactError:
-            manifest = None
-        return json_response(200, build_openapi(manifest, self.config))

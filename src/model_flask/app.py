@@ -10,8 +10,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
 
 from model_core import jsonlog
-from model_core.api import ApiRequest, ApiResponse, ModelAPI
+from model_core.api import ModelAPI
 from model_core.config import Config
+from model_core.messages import ApiRequest, ApiResponse
 from model_core.routes import ROUTES, Route
 
 _MESSAGES = {
