@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml constraints.txt tools/collections.txt
 	@echo "==> virtual environment in $(VENV) (pinned by constraints.txt)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --progress-bar off -c constraints.txt -e '.[flask,onnx,dev]'
+	$(BIN)/pip install --quiet --progress-bar off -c constraints.txt -e '.[flask,django,onnx,dev]'
 	$(BIN)/python tools/install_collections.py --constraints constraints.txt --dest $(ANSIBLE_COLLECTIONS_PATH) tools/collections.txt
 	touch $@
 
@@ -38,11 +38,10 @@ model: $(MODEL_DIR)/manifest.json ## train the example model into build/model
 bundle: $(STAMP) ## build the release bundle (wheelhouse + model + manifest) into build/bundle
 	$(BIN)/python tools/build_bundle.py --out $(BUNDLE_DIR)
 
-serve: $(MODEL_DIR)/manifest.json ## run the service under gunicorn on 127.0.0.1:$(PORT)
-	STACKGEN_MODEL_DIR=$(MODEL_DIR) $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers 2 --preload \
-		--no-control-socket model_$(FRAMEWORK).wsgi:app
+serve: $(MODEL_DIR)/manifest.json ## the service under gunicorn on 127.0.0.1:$(PORT) (FRAMEWORK=flask|django)
+	FRAMEWORK=$(FRAMEWORK) PORT=$(PORT) STACKGEN_MODEL_DIR=$(MODEL_DIR) tools/serve.sh
 
-unit: $(MODEL_DIR)/manifest.json ## unit tests (pytest)
+unit: $(MODEL_DIR)/manifest.json ## unit tests: Flask and Django test clients (pytest)
 	$(BIN)/pytest tests/unit
 
 lint: $(STAMP) ## ruff, yamllint, ansible-lint (production profile)

@@ -1,0 +1,65 @@
+"""JSON errors shaped like the core's: {"error": "..."}, for DRF and Django's own failures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from model_core.messages import ApiRequest
+
+from ..service import get_api
+
+_MESSAGES = {
+    exceptions.NotAuthenticated: "missing bearer token: send 'Authorization: Bearer <token>'",
+    exceptions.AuthenticationFailed: "invalid bearer token",
+}
+
+
+def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected: Django's 500 handler answers (JSON, see server_error)
+    message = _MESSAGES.get(type(exc))
+    if message is None and isinstance(exc, exceptions.Throttled):
+        message = f"too many requests; retry in {exc.wait:.0f} s" if exc.wait else "too many requests"
+    if message is None and isinstance(exc, exceptions.MethodNotAllowed):
+        request = context["request"]
+        message = f"method {request.method} is not allowed for {request.path}"
+    if message is None:
+        detail = getattr(exc, "detail", str(exc))
+        message = detail if isinstance(detail, str) else str(detail)
+    response.data = {"error": str(message)}
+    return response
+
+
+def _plain(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    reply = get_api().error(
+        status,
+        message,
+        ApiRequest(
+            method=request.method or "GET",
+            path=request.path,
+            headers=request.headers.get,
+            remote_addr=request.META.get("REMOTE_ADDR"),
+        ),
+    )
+    response = HttpResponse(reply.body, status=reply.status)
+    for key, value in reply.headers.items():
+        response[key] = value
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _plain(request, 404, f"no such route: {request.path}")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _plain(request, 400, "bad request")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _plain(request, 500, "internal server error")

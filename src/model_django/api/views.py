@@ -1,0 +1,74 @@
+"""One DRF view per core route; DRF authenticates and throttles, the core does the rest."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from model_core.messages import ApiRequest
+from model_core.routes import ROUTES, Route
+
+from ..service import get_api
+from .throttles import InferenceThrottle
+
+
+class CoreView(APIView):
+    route: Route
+
+    def get_permissions(self) -> list[BasePermission]:
+        if self.route.protected and not settings.ALLOW_ANONYMOUS_INFERENCE:
+            return [IsAuthenticated()]
+        return [AllowAny()]
+
+    def get_throttles(self) -> list[Any]:
+        return [InferenceThrottle()] if self.route.protected else []
+
+    def get_authenticators(self) -> list[Any]:
+        # Open routes (health, metadata, metrics) ignore credentials entirely.
+        return super().get_authenticators() if self.route.protected else []
+
+    def handle_core(self, request: Request, **params: str) -> HttpResponse:
+        api = get_api()
+        django_request = request._request
+        try:
+            body = django_request.body
+        except RequestDataTooBig:
+            reply = api.error(
+                413,
+                f"request body larger than the limit of {settings.MAX_BODY_BYTES} bytes",
+                self._core_request(request, b""),
+                self.route.path,
+            )
+        else:
+            reply = api.handle(self.route.name, self._core_request(request, body), params)
+        response = HttpResponse(reply.body, status=reply.status)
+        for key, value in reply.headers.items():
+            response[key] = value
+        return response
+
+    @staticmethod
+    def _core_request(request: Request, body: bytes) -> ApiRequest:
+        core = ApiRequest(
+            method=request.method or "GET",
+            path=request.path,
+            headers=request.headers.get,
+            body=body,
+            remote_addr=request.META.get("REMOTE_ADDR"),
+        )
+        core.notes["user"] = request.user
+        return core
+
+
+def view_for(route: Route) -> Any:
+    method = route.method.lower()
+    attrs = {"route": route, method: CoreView.handle_core, "__doc__": f"{route.method} {route.path}"}
+    return type(f"{route.name.title().replace('_', '')}View", (CoreView,), attrs).as_view()
+
+
+VIEWS = {route.name: view_for(route) for route in ROUTES}

@@ -1,0 +1,20 @@
+"""The one ModelAPI of this process, configured from STACKGEN_* like the Flask service."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+
+from model_core import jsonlog
+from model_core.api import ModelAPI
+from model_core.config import Config
+
+
+@cache
+def get_api() -> ModelAPI:
+    from .predictions.recorder import record_prediction
+
+    # DRF authenticates and throttles the inference routes, so the core's own token check is off.
+    config = dataclasses.replace(Config.from_env(), auth_enabled=False, api_tokens=())
+    jsonlog.configure(config.log_level)
+    return ModelAPI(config, observer=record_prediction)

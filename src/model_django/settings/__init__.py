@@ -1,0 +1,1 @@
+"""Settings split by concern: base (shared), production, dev (make serve) and test."""

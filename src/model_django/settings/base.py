@@ -1,0 +1,86 @@
+"""Settings every environment shares."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .env import env, env_bool, env_float
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "model_django.predictions",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "model_django.urls"
+WSGI_APPLICATION = "model_django.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+STATIC_URL = "/static/"
+STATIC_ROOT = env("STACKGEN_STATIC_ROOT", str(BASE_DIR / "static"))
+
+# The model service reads its own STACKGEN_* settings (model_core.config); these are Django's.
+MAX_BODY_BYTES = int(env("STACKGEN_MAX_BODY_BYTES", str(8 * 1024 * 1024)))
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
+# Share of inference requests written to the prediction log (1.0 = every one).
+PREDICTION_LOG_SAMPLE_RATE = env_float("STACKGEN_PREDICTION_LOG_SAMPLE_RATE", "1.0", 0.0, 1.0)
+# Anonymous inference requests: off by default (production); dev turns it on.
+ALLOW_ANONYMOUS_INFERENCE = env_bool("STACKGEN_ALLOW_ANONYMOUS", "off")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["model_django.api.auth.BearerTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": [],
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "DEFAULT_THROTTLE_RATES": {
+        "inference_token": env("STACKGEN_THROTTLE_RATE", "600/min"),
+        "inference_anon": env("STACKGEN_ANON_THROTTLE_RATE", "60/min"),
+    },
+    "DEFAULT_PARSER_CLASSES": [],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "model_django.api.errors.json_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "formatters": {"json": {"()": "model_core.jsonlog.JsonFormatter"}},
+    "loggers": {"django": {"handlers": ["stderr"], "level": "WARNING"}},
+}

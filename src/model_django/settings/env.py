@@ -1,0 +1,61 @@
+"""Reading Django settings from STACKGEN_* variables, with messages that name the variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+def env(name: str, default: str | None = None) -> str:
+    value = os.environ.get(name, "")
+    if value:
+        return value
+    if default is None:
+        raise ImproperlyConfigured(f"{name} is not set (see the README's Django settings table)")
+    return default
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in env(name, default).split(",") if item.strip()]
+
+
+def env_bool(name: str, default: str) -> bool:
+    value = env(name, default).lower()
+    if value in ("1", "true", "on", "yes"):
+        return True
+    if value in ("0", "false", "off", "no"):
+        return False
+    raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (expected on/off, true/false or 1/0)")
+
+
+def env_float(name: str, default: str, low: float, high: float) -> float:
+    raw = env(name, default)
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number (expected {low}..{high})") from None
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={value} is out of range (expected {low}..{high})")
+    return value
+
+
+def database(default_sqlite: Path) -> dict[str, Any]:
+    """SQLite (kept under shared/state so it survives releases) unless PostgreSQL is configured."""
+    engine = env("STACKGEN_DB_ENGINE", "sqlite")
+    if engine == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": env("STACKGEN_SQLITE_PATH", str(default_sqlite))}
+    if engine == "postgresql":
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": env("STACKGEN_DB_NAME"),
+            "USER": env("STACKGEN_DB_USER"),
+            "PASSWORD": env("STACKGEN_DB_PASSWORD"),
+            "HOST": env("STACKGEN_DB_HOST", "127.0.0.1"),
+            "PORT": env("STACKGEN_DB_PORT", "5432"),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+        }
+    raise ImproperlyConfigured(f"STACKGEN_DB_ENGINE={engine!r} is not allowed (expected sqlite or postgresql)")

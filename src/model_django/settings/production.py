@@ -1,0 +1,32 @@
+"""Production: every secret and host name from the environment file the role writes (0640).
+
+nginx terminates TLS and sets X-Forwarded-Proto; `manage.py check --deploy --fail-level WARNING`
+passes with these settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .base import *  # noqa: F403
+from .env import database, env, env_list
+
+DEBUG = False
+SECRET_KEY = env("STACKGEN_SECRET_KEY")
+ALLOWED_HOSTS = env_list("STACKGEN_ALLOWED_HOSTS")
+CSRF_TRUSTED_ORIGINS = env_list("STACKGEN_CSRF_TRUSTED_ORIGINS", ",".join(f"https://{h}" for h in ALLOWED_HOSTS))
+DATABASES = {"default": database(Path(env("STACKGEN_STATE_DIR", "/var/lib/stackgen")) / "db.sqlite3")}
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+USE_X_FORWARDED_HOST = True
+SECURE_SSL_REDIRECT = True
+# Health checks reach gunicorn's unix socket directly, without TLS or a proxy.
+SECURE_REDIRECT_EXEMPT = [r"^v2/health/"]
+SECURE_HSTS_SECONDS = 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+X_FRAME_OPTIONS = "DENY"
+# Throttle counters must be shared by every worker and app host: keep them in the database.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "stackgen_cache"}}

@@ -1,0 +1,105 @@
+"""Token auth, throttling, the prediction log and model versions."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from model_django.predictions.models import ModelVersion, PredictionLog
+
+from .conftest import GOLDEN_ROWS, infer_body
+
+pytestmark = pytest.mark.django_db
+INFER = "/v2/models/iris/infer"
+
+
+def post(client: Client, body: object = None, **headers: str):
+    return client.post(
+        INFER, infer_body(GOLDEN_ROWS) if body is None else body, content_type="application/json", **headers
+    )
+
+
+def test_anonymous_inference_is_401() -> None:
+    response = post(Client())
+    assert (response.status_code, response.json()) == (
+        401,
+        {"error": "missing bearer token: send 'Authorization: Bearer <token>'"},
+    )
+    assert response["WWW-Authenticate"] == "Bearer"
+    response = post(Client(HTTP_AUTHORIZATION="Bearer not-a-token"))
+    assert (response.status_code, response.json()) == (401, {"error": "invalid bearer token"})
+    assert Client().get("/v2/health/ready").status_code == 200
+
+
+def test_anonymous_inference_when_allowed(settings) -> None:
+    settings.ALLOW_ANONYMOUS_INFERENCE = True
+    response = post(Client())
+    assert response.status_code == 200
+    row = PredictionLog.objects.get()
+    assert row.caller is None
+
+
+def test_throttling_per_token_is_429(authed: Client) -> None:
+    statuses = [post(authed).status_code for _ in range(6)]
+    assert statuses == [200] * 5 + [429]
+    response = post(authed)
+    assert response.status_code == 429
+    assert response.json()["error"].startswith("too many requests; retry in ")
+    assert int(response["Retry-After"]) > 0
+
+
+def test_each_inference_adds_exactly_one_log_row(authed: Client, token: str) -> None:
+    response = post(authed, HTTP_X_REQUEST_ID="log-row-1")
+    assert response.status_code == 200
+    row = PredictionLog.objects.get()
+    assert (row.request_id, row.model_name, row.model_version, row.status) == ("log-row-1", "iris", "1", 200)
+    assert row.route == "/v2/models/{name}/infer"
+    assert row.output == [0, 1, 2, 2]
+    assert row.caller is not None and row.caller.username == "alice"
+    assert len(row.input_digest) == 64
+    assert row.latency_ms > 0
+    post(authed, {"inputs": []})
+    assert PredictionLog.objects.count() == 2
+    failed = PredictionLog.objects.order_by("-id").first()
+    assert (failed.status, failed.output) == (400, None)
+    Client().get("/v2/health/ready")
+    assert PredictionLog.objects.count() == 2
+
+
+def test_sampling_rate_zero_logs_nothing(authed: Client, settings) -> None:
+    settings.PREDICTION_LOG_SAMPLE_RATE = 0.0
+    assert post(authed).status_code == 200
+    assert PredictionLog.objects.count() == 0
+
+
+def test_register_model_is_idempotent(django_model_dir, capsys) -> None:
+    call_command("register_model", str(django_model_dir))
+    call_command("register_model", str(django_model_dir))
+    version = ModelVersion.objects.get()
+    assert (version.name, version.version, version.loader) == ("iris", "1", "sklearn")
+    assert capsys.readouterr().out.splitlines()[-1].startswith("already registered: iris 1")
+
+
+def test_ensure_api_token_and_superuser(monkeypatch, capsys) -> None:
+    token = "t" * 32
+    call_command("ensure_api_token", "api", "--token", token)
+    call_command("ensure_api_token", "api", "--token", token)
+    assert capsys.readouterr().out.splitlines() == ["token for api: set", "token for api: unchanged"]
+    response = post(Client(HTTP_AUTHORIZATION=f"Bearer {token}"))
+    assert response.status_code == 200
+    monkeypatch.setenv("STACKGEN_SUPERUSER_NAME", "admin")
+    monkeypatch.setenv("STACKGEN_SUPERUSER_PASSWORD", "a-long-admin-password")
+    call_command("ensure_superuser")
+    call_command("ensure_superuser")
+    assert capsys.readouterr().out.splitlines() == ["changed", "unchanged"]
+
+
+def test_admin_lists_logs_read_only(admin_client: Client, authed: Client) -> None:
+    post(authed, HTTP_X_REQUEST_ID="admin-visible")
+    page = admin_client.get("/admin/predictions/predictionlog/")
+    assert page.status_code == 200
+    assert b"admin-visible" in page.content
+    assert admin_client.get("/admin/predictions/predictionlog/add/").status_code == 403
+    assert admin_client.get("/admin/authtoken/tokenproxy/").status_code == 200
+    assert Client().get("/admin/login/").status_code == 200
