@@ -35,8 +35,9 @@ $(MODEL_DIR)/manifest.json: $(STAMP) src/model_core/train.py
 
 model: $(MODEL_DIR)/manifest.json ## train the example model into build/model
 
-bundle: $(STAMP) ## build the release bundle (wheelhouse + model + manifest) into build/bundle
-	$(BIN)/python tools/build_bundle.py --out $(BUNDLE_DIR)
+bundle: $(STAMP) ## build the release bundles (wheelhouse + model + manifest): build/bundle, build/bundle-django
+	$(BIN)/python tools/build_bundle.py --out $(BUNDLE_DIR) --extra flask
+	$(BIN)/python tools/build_bundle.py --out $(BUNDLE_DIR)-django --extra django
 
 serve: $(MODEL_DIR)/manifest.json ## the service under gunicorn on 127.0.0.1:$(PORT) (FRAMEWORK=flask|django)
 	FRAMEWORK=$(FRAMEWORK) PORT=$(PORT) STACKGEN_MODEL_DIR=$(MODEL_DIR) tools/serve.sh

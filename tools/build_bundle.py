@@ -58,6 +58,9 @@ def build(out: Path, extra: str, release_id: str | None, env: list[str], wheel_c
         step(f"downloading dependency wheels for CPython 3.11 (cache: {wheel_cache})")
         requirement = f"stackgen[{extra}]=={__version__}"
         wheel_cache.mkdir(parents=True, exist_ok=True)
+        # The cache holds third-party wheels only: a stale stackgen wheel there would win.
+        for stale in wheel_cache.glob("stackgen-*.whl"):
+            stale.unlink()
         platform_args = [arg for p in PLATFORMS for arg in ("--platform", p)]
         pip(
             "download",
@@ -75,6 +78,8 @@ def build(out: Path, extra: str, release_id: str | None, env: list[str], wheel_c
             str(wheel_cache),
             requirement,
         )
+        for copied in wheel_cache.glob("stackgen-*.whl"):
+            copied.unlink()
         needed = _resolve_names(wheel_cache, wheels, requirement, platform_args)
         for name in needed:
             if not (wheels / name).exists():

@@ -48,7 +48,7 @@ def test_current_points_into_releases(host) -> None:
 def test_settings_file_owner_and_mode(host) -> None:
     env = host.file("/srv/model/shared/app.env")
     assert (env.user, env.group, env.mode) == ("root", "model", 0o640)
-    assert "STACKGEN_MODEL_DIR=/srv/model/current/model" in env.content_string
+    assert 'STACKGEN_MODEL_DIR="/srv/model/current/model"' in env.content_string.splitlines()
     state = host.file("/srv/model/shared/state")
     assert (state.user, state.group, state.mode) == ("model", "model", 0o750)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import GOLDEN_LABELS, GOLDEN_ROWS, curl, infer_body
+from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, curl, infer_body
 
 BASE = "https://localhost"
 SECURITY_HEADERS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import ansible_playbook
+from hostcheck import ansible_playbook
 
 
 def test_check_mode_reports_no_change() -> None:

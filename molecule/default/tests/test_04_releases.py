@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ansible_playbook, build_bundle, curl
+from hostcheck import ansible_playbook, build_bundle, curl
 
 LOAD = (
     "rm -f /tmp/load.stop /tmp/load.log; "

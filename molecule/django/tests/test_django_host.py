@@ -1,0 +1,122 @@
+"""The Django stack on PostgreSQL, converged: admin, static files, auth, throttling, the log."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, ansible_playbook, curl, infer_body
+
+BASE = "https://localhost"
+ALICE = "Authorization: Bearer " + "a" * 32
+BOB = "Authorization: Bearer " + "b" * 32
+ENV = "/srv/model/shared/app.env"
+
+
+def psql(host, sql: str) -> str:
+    result = host.run("runuser -u postgres -- psql -d model -tAc %s", sql)
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip()
+
+
+def manage(host, *args: str):
+    # The settings the service runs with, as the app user.
+    script = f'set -a; . {ENV}; exec /srv/model/current/venv/bin/django-admin "$@"'
+    return host.run("runuser -u model -- sh -c %s manage " + " ".join(args), script)
+
+
+def test_units_and_database(host) -> None:
+    for unit in ("postgresql", "nginx", "gunicorn-model.socket", "gunicorn-model.service"):
+        assert host.service(unit).is_running is True, unit
+        assert host.service(unit).is_enabled is True, unit
+    listeners = host.run("ss -Hltn").stdout
+    assert re.search(r"127\.0\.0\.1:5432\s", listeners)
+    assert not re.search(r"0\.0\.0\.0:5432\s", listeners)
+
+
+def test_env_file_owner_mode_and_content(host) -> None:
+    env = host.file(ENV)
+    assert (env.user, env.group, env.mode) == ("root", "model", 0o640)
+    lines = env.content_string.splitlines()
+    assert 'DJANGO_SETTINGS_MODULE="model_django.settings.production"' in lines
+    assert 'STACKGEN_DB_ENGINE="postgresql"' in lines
+    assert any(line.startswith("STACKGEN_SECRET_KEY=") for line in lines)
+
+
+def test_migrations_applied_and_deploy_checks_clean(host) -> None:
+    result = manage(host, "migrate", "--check")
+    assert result.rc == 0, result.stdout + result.stderr
+    result = manage(host, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.rc == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_admin_login_through_nginx(host) -> None:
+    reply = curl(host, f"{BASE}/admin/login/")
+    assert reply.status == 200
+    assert "Django administration" in reply.body
+    assert reply.headers["x-frame-options"] == "DENY"
+
+
+def test_admin_css_is_served_by_nginx(host) -> None:
+    reply = curl(host, f"{BASE}/static/admin/css/base.css")
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "text/css"
+    assert reply.headers["cache-control"] == "public"
+    assert "x-release-id" not in reply.headers  # the app never saw this request
+    static = host.file("/srv/model/current/static/admin/css/base.css")
+    assert (static.user, static.mode) == ("root", 0o644)
+
+
+def test_authenticated_inference_adds_one_log_row(host) -> None:
+    before = int(psql(host, "select count(*) from predictions_predictionlog"))
+    reply = curl(
+        host,
+        f"{BASE}/v2/models/iris/infer",
+        "-H",
+        ALICE,
+        "-H",
+        "X-Request-ID: molecule-django-1",
+        data=infer_body(GOLDEN_ROWS),
+    )
+    assert reply.status == 200
+    assert reply.json()["outputs"][0]["data"] == GOLDEN_LABELS
+    assert int(psql(host, "select count(*) from predictions_predictionlog")) == before + 1
+    row = psql(
+        host,
+        "select l.request_id, l.status, l.model_name, u.username, l.output::text "
+        "from predictions_predictionlog l join auth_user u on u.id = l.caller_id "
+        "where l.request_id = 'molecule-django-1'",
+    )
+    assert row.split("|") == ["molecule-django-1", "200", "iris", "alice", json.dumps(GOLDEN_LABELS)]
+
+
+def test_model_version_recorded(host) -> None:
+    release = host.file("/srv/model/current").linked_to.rsplit("/", 1)[-1]
+    assert psql(host, "select name, version, release from predictions_modelversion") == f"iris|1|{release}"
+
+
+def test_unauthenticated_inference_is_401(host) -> None:
+    reply = curl(host, f"{BASE}/v1/models/iris:predict", data=json.dumps({"instances": GOLDEN_ROWS}))
+    assert reply.status == 401
+    assert reply.json() == {"error": "missing bearer token: send 'Authorization: Bearer <token>'"}
+
+
+def test_throttling_gives_429(host) -> None:
+    statuses = []
+    for _ in range(22):
+        reply = curl(host, f"{BASE}/v1/models/iris:predict", "-H", BOB, data=json.dumps({"instances": GOLDEN_ROWS}))
+        statuses.append(reply.status)
+        if reply.status == 429:
+            break
+    assert statuses[-1] == 429, statuses
+    assert set(statuses[:-1]) == {200}
+    assert len(statuses) == 21  # 20/min per token
+    assert reply.json()["error"].startswith("too many requests; retry in ")
+
+
+def test_check_mode_reports_no_change() -> None:
+    result = ansible_playbook("site.yml", "--check")
+    assert result.returncode == 0, result.stdout[-3000:]
+    recap = re.findall(r"changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", result.stdout)
+    assert recap == [("0", "0")], result.stdout[-3000:]
