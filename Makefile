@@ -60,8 +60,8 @@ molecule: $(STAMP) docker-ready bundle ## molecule test (converge real systemd c
 
 test: lint unit molecule ## everything CI runs
 
-bench: $(MODEL_DIR)/manifest.json ## measure throughput and latency; prints and writes build/bench.json
-	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --out build/bench.json
+bench: $(MODEL_DIR)/manifest.json docker-ready bundle ## measure; prints and writes build/bench.json
+	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --bundle-dir $(BUNDLE_DIR) --out build/bench.json
 
 demo: $(STAMP) docker-ready bundle ## converge a local throwaway host and serve the model on 127.0.0.1:$(DEMO_PORT)
 	DEMO_PORT=$(DEMO_PORT) tools/demo.sh up

@@ -1,13 +1,15 @@
-"""Measure the model service; print the figures and write them as JSON.
+"""Measure the stack; print the figures and write them as JSON (never asserted: tests assert behaviour).
 
-    python tools/bench.py --model-dir build/model --out build/bench.json [--duration 10]
+    python tools/bench.py [--duration 10] [--skip-host] [--out build/bench.json]
 
 Sections:
-  in_process   predictions/s straight through ModelService (single row, batch of 64)
-  gunicorn     wrk against gunicorn on 127.0.0.1 (2 workers): requests/s, p50/p99 latency,
-               single-row and 64-row V2 infer
-  demo         the same through nginx of the converged demo host, when `make demo` is up
-Figures are printed, never asserted: tests assert behaviour, this measures.
+  in_process  predictions/s straight through ModelService (single row, batch of 64)
+  loopback    wrk against gunicorn on 127.0.0.1 (2 workers): Flask, and Django with the
+              prediction log on (SQLite); requests/s and p50/p99 for single-row and 64-row infer
+  host        a throwaway systemd container converged by the real playbook: fresh converge,
+              idempotent rerun and code-only deploy times; wrk through nginx and directly
+              against gunicorn (same workers); PSS of the gunicorn processes
+Load goes to 127.0.0.1 only (container ports are published on loopback).
 """
 
 from __future__ import annotations
@@ -16,35 +18,28 @@ import argparse
 import json
 import os
 import platform
-import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_host import measure_host
+from loadgen import ROWS, free_port, infer_body, wait_ready, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
-ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.1, 4.4, 1.4], [6.3, 3.3, 6.0, 2.5], [5.9, 3.0, 5.1, 1.8]]
+BIN = Path(sys.executable).parent
+BENCH_TOKEN = "bench-token-0123456789abcdef"
 
 
 def step(message: str) -> None:
     print(f"==> {message}", flush=True)
 
 
-def infer_body(n: int) -> str:
-    rows = [ROWS[i % len(ROWS)] for i in range(n)]
-    return json.dumps({"inputs": [{"name": "input-0", "shape": [n, 4], "datatype": "FP64", "data": rows}]})
-
-
 def in_process(model_dir: Path, seconds: float) -> dict[str, Any]:
-    sys.path.insert(0, str(ROOT / "src"))
     from model_core.service import ModelService
 
     service = ModelService(model_dir)
@@ -61,122 +56,82 @@ def in_process(model_dir: Path, seconds: float) -> dict[str, Any]:
     return results
 
 
-def wrk(
-    url: str, body: str, seconds: int, connections: int = 8, headers: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """Run wrk (loopback only) with a POST body; parse requests/s and latency percentiles."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write('wrk.method = "POST"\nwrk.body = [[' + body + "]]\n")
-        script.write('wrk.headers["Content-Type"] = "application/json"\n')
-        for key, value in (headers or {}).items():
-            script.write(f'wrk.headers["{key}"] = "{value}"\n')
-        script.write(
-            "done = function(summary, latency, requests)\n"
-            "  io.write(string.format('P50 %d\\nP99 %d\\n', latency:percentile(50), latency:percentile(99)))\n"
-            "  io.write(string.format('ERRORS %d\\n', summary.errors.status + summary.errors.connect"
-            " + summary.errors.read + summary.errors.write + summary.errors.timeout))\nend\n"
-        )
-    try:
-        out = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", script.name, url],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    finally:
-        os.unlink(script.name)
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = int(re.search(r"P50 (\d+)", out).group(1)) / 1000  # type: ignore[union-attr]
-    p99 = int(re.search(r"P99 (\d+)", out).group(1)) / 1000  # type: ignore[union-attr]
-    errors = int(re.search(r"ERRORS (\d+)", out).group(1))  # type: ignore[union-attr]
-    return {"requests_per_s": round(rps, 1), "p50_ms": round(p50, 2), "p99_ms": round(p99, 2), "errors": errors}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def under_gunicorn(model_dir: Path, seconds: int, workers: int) -> dict[str, Any]:
+def under_gunicorn(framework: str, model_dir: Path, seconds: int, workers: int) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "STACKGEN_MODEL_DIR": str(model_dir), "STACKGEN_LOG_LEVEL": "WARNING"}
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    proc = subprocess.Popen(
-        [
-            str(gunicorn),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--preload",
-            "--no-control-socket",
-            "--log-level",
-            "warning",
-            "model_flask.wsgi:app",
-        ],
-        env=env,
-        cwd=ROOT,
-    )
-    try:
-        wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", 60)
-        url = f"http://127.0.0.1:{port}/v2/models/iris/infer"
-        return {
-            "workers": workers,
-            "single_row": wrk(url, infer_body(1), seconds),
-            "batch_64": wrk(url, infer_body(64), seconds),
-        }
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-
-
-def wait_ready(url: str, timeout: float, headers: dict[str, str] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
+    headers: dict[str, str] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        if framework == "django":
+            env.update(
+                DJANGO_SETTINGS_MODULE="model_django.settings.dev",
+                STACKGEN_SQLITE_PATH=f"{tmp}/db.sqlite3",
+                API_TOKEN=BENCH_TOKEN,
+                STACKGEN_THROTTLE_RATE="1000000/s",
+            )
+            for command in (["migrate", "--noinput"], ["ensure_api_token", "bench"]):
+                subprocess.run([str(BIN / "stackgen-django"), *command], env=env, check=True, capture_output=True)
+            headers["Authorization"] = f"Bearer {BENCH_TOKEN}"
+        wsgi = "model_flask.wsgi:app" if framework == "flask" else "model_django.wsgi:application"
+        proc = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--preload",
+                "--no-control-socket",
+                "--log-level",
+                "warning",
+                wsgi,
+            ],
+            env=env,
+            cwd=ROOT,
+        )
         try:
-            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=2) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: {url} was not ready within {timeout:.0f}s")
-        time.sleep(0.2)
+            wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", 60)
+            url = f"http://127.0.0.1:{port}/v2/models/iris/infer"
+            figures: dict[str, Any] = {"workers": workers}
+            figures["single_row"] = wrk(url, infer_body(1), seconds, headers=headers)
+            figures["batch_64"] = wrk(url, infer_body(64), seconds, headers=headers)
+            if framework == "django":
+                figures["prediction_log_rows"] = _count_log_rows(env)
+            return figures
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(30)
 
 
-def through_demo(port: int, seconds: int) -> dict[str, Any] | None:
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url + "/v2/health/ready", 1, {"Host": "localhost"})
-    except SystemExit:
-        return None
-    infer = url + "/v2/models/iris/infer"
-    return {
-        "single_row": wrk(infer, infer_body(1), seconds, headers={"Host": "localhost"}),
-        "batch_64": wrk(infer, infer_body(64), seconds, headers={"Host": "localhost"}),
-    }
+def _count_log_rows(env: dict[str, str]) -> int:
+    code = "from model_django.predictions.models import PredictionLog as P; print(P.objects.count())"
+    out = subprocess.run(
+        [str(BIN / "stackgen-django"), "shell", "-c", code], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    return int(out.strip().splitlines()[-1])
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model-dir", type=Path, default=ROOT / "build" / "model")
+    parser.add_argument("--bundle-dir", type=Path, default=ROOT / "build" / "bundle")
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bench.json")
     parser.add_argument("--duration", type=int, default=10, help="seconds per load run")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for the loopback run")
-    parser.add_argument("--demo-port", type=int, default=int(os.environ.get("DEMO_PORT", "8080")))
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for the loopback runs")
+    parser.add_argument("--skip-host", action="store_true", help="skip the converged-host section (no Docker)")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        raise SystemExit("bench: wrk is missing; install Debian's wrk package (apt-get install wrk)")
-    figures: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
-    step(f"in-process predictions ({args.duration}s per case)")
+    figures: dict[str, Any] = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "duration_s": args.duration,
+    }
+    step(f"in-process predictions ({args.duration / 2:.0f}s per case)")
     figures["in_process"] = in_process(args.model_dir, args.duration / 2)
-    step(f"gunicorn on 127.0.0.1 with {args.workers} workers, wrk {args.duration}s per case")
-    figures["gunicorn"] = under_gunicorn(args.model_dir, args.duration, args.workers)
-    step(f"demo host through nginx on 127.0.0.1:{args.demo_port} (skipped unless `make demo` is up)")
-    demo = through_demo(args.demo_port, args.duration)
-    if demo is not None:
-        figures["demo_nginx"] = demo
+    figures["loopback"] = {}
+    for framework in ("flask", "django"):
+        step(f"{framework} under gunicorn on 127.0.0.1, {args.workers} workers, wrk {args.duration}s per case")
+        figures["loopback"][framework] = under_gunicorn(framework, args.model_dir, args.duration, args.workers)
+    if not args.skip_host:
+        step("converged host: a throwaway systemd container and the real playbooks")
+        figures["host"] = measure_host(args.bundle_dir, args.duration, step)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))

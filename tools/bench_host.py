@@ -1,0 +1,140 @@
+"""The converged-host part of `make bench`: times and throughput on a real converged host.
+
+A throwaway container (stackgen-bench) is converged by playbooks/site.yml with nginx
+published on 127.0.0.1 and gunicorn's socket unit also listening on TCP, so that wrk can
+compare the path through nginx with gunicorn directly, same workers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from loadgen import free_port, infer_body, wait_ready, wrk
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "stackgen-bench"
+INVENTORY = """---
+all:
+  children:
+    app: {hosts: {%(name)s: null}}
+    web: {hosts: {%(name)s: null}}
+  vars:
+    ansible_connection: community.docker.docker
+    ansible_python_interpreter: /usr/bin/python3
+    stackgen_framework: flask
+    nginx_tls_mode: none
+    app_flask_bind_tcp: "0.0.0.0:8000"
+    nginx_sites:
+      - {name: model, server_names: [localhost], upstream: ["unix:/run/gunicorn/model.sock"]}
+"""
+
+
+def _run(*cmd: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs)
+
+
+def _timed_playbook(playbook: str, inventory: Path, *extra: str) -> float:
+    started = time.perf_counter()
+    _run(
+        str(Path(sys.executable).parent / "ansible-playbook"),
+        "-i",
+        str(inventory),
+        str(ROOT / "playbooks" / playbook),
+        *extra,
+        cwd=ROOT,
+    )
+    return round(time.perf_counter() - started, 1)
+
+
+def _start_container(nginx_port: int, gunicorn_port: int) -> None:
+    subprocess.run(["docker", "rm", "-f", NAME], capture_output=True, check=False)
+    _run(
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        NAME,
+        "--cap-add",
+        "SYS_ADMIN",
+        "--cgroupns=host",
+        "--tmpfs",
+        "/run",
+        "--tmpfs",
+        "/run/lock",
+        "-v",
+        "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+        "--stop-signal",
+        "SIGRTMIN+3",
+        "-p",
+        f"127.0.0.1:{nginx_port}:80",
+        "-p",
+        f"127.0.0.1:{gunicorn_port}:8000",
+        "stackgen/systemd:bookworm",
+        "/lib/systemd/systemd",
+    )
+    for _ in range(60):
+        state = subprocess.run(
+            ["docker", "exec", NAME, "systemctl", "is-system-running"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if state in ("running", "degraded"):
+            return
+        time.sleep(1)
+    raise SystemExit("bench: systemd did not boot in the bench container")
+
+
+def _gunicorn_memory() -> dict[str, Any]:
+    script = (
+        "for p in $(pgrep -f 'gunicorn --config'); do awk -v p=$p '/^Pss:/ {print p, $2}' /proc/$p/smaps_rollup; done"
+    )
+    out = _run("docker", "exec", NAME, "sh", "-c", script).stdout.split()
+    pss_kb = [int(v) for v in out[1::2]]
+    return {
+        "processes": len(pss_kb),
+        "pss_total_mb": round(sum(pss_kb) / 1024, 1),
+        "pss_per_process_mb": [round(v / 1024, 1) for v in sorted(pss_kb)],
+    }
+
+
+def measure_host(bundle_dir: Path, seconds: int, step: Callable[[str], None]) -> dict[str, Any]:
+    nginx_port, gunicorn_port = free_port(), free_port()
+    figures: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        inventory = Path(tmp) / "bench.yml"
+        inventory.write_text(INVENTORY % {"name": NAME})
+        bundle = f"app_flask_bundle_dir={bundle_dir.resolve()}"
+        try:
+            step("starting the bench container")
+            _start_container(nginx_port, gunicorn_port)
+            step("fresh converge (site.yml)")
+            figures["fresh_converge_s"] = _timed_playbook("site.yml", inventory, "-e", bundle)
+            step("idempotent rerun (site.yml)")
+            figures["idempotent_rerun_s"] = _timed_playbook("site.yml", inventory, "-e", bundle)
+            step("code-only deploy of a new release (deploy.yml)")
+            new = Path(tmp) / "bundle"
+            _run(sys.executable, str(ROOT / "tools" / "build_bundle.py"), "--out", str(new), cwd=ROOT)
+            figures["code_only_deploy_s"] = _timed_playbook(
+                "deploy.yml", inventory, "-e", f"app_flask_bundle_dir={new}"
+            )
+            figures["release"] = json.loads((new / "release.json").read_text())["release"]
+            wait_ready(f"http://127.0.0.1:{nginx_port}/v2/health/ready", 30, {"Host": "localhost"})
+            figures["gunicorn_memory"] = _gunicorn_memory()
+            for path, port, headers in (
+                ("through_nginx", nginx_port, {"Host": "localhost"}),
+                ("direct_gunicorn", gunicorn_port, {}),
+            ):
+                step(f"wrk {path} ({seconds}s per case)")
+                url = f"http://127.0.0.1:{port}/v2/models/iris/infer"
+                figures[path] = {
+                    "single_row": wrk(url, infer_body(1), seconds, headers=headers),
+                    "batch_64": wrk(url, infer_body(64), seconds, headers=headers),
+                }
+        finally:
+            subprocess.run(["docker", "rm", "-f", NAME], capture_output=True, check=False)
+    return figures
