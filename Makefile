@@ -43,7 +43,7 @@ serve: $(MODEL_DIR)/manifest.json ## the service under gunicorn on 127.0.0.1:$(P
 	FRAMEWORK=$(FRAMEWORK) PORT=$(PORT) STACKGEN_MODEL_DIR=$(MODEL_DIR) tools/serve.sh
 
 unit: $(MODEL_DIR)/manifest.json ## unit tests: Flask and Django test clients (pytest)
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff, yamllint, ansible-lint (production profile)
 	$(BIN)/ruff check src tests tools molecule
