@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from model_core import __version__  # noqa: E402
-from model_core.manifest import sha256_of  # noqa: E402
+from model_core.errors import ArtifactError  # noqa: E402
+from model_core.manifest import load_manifest, sha256_of, verify_artifact  # noqa: E402
 from model_core.train import write_model  # noqa: E402
 
 # Debian 12 ships glibc 2.36; accept every manylinux tag it can run.
@@ -45,7 +46,15 @@ def pip(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "pip", *args, "--quiet", "--progress-bar", "off"], check=True)
 
 
-def build(out: Path, extra: str, release_id: str | None, env: list[str], wheel_cache: Path) -> dict[str, object]:
+def build(
+    out: Path,
+    extra: str,
+    release_id: str | None,
+    env: list[str],
+    wheel_cache: Path,
+    model_dir: Path | None = None,
+    onnx: bool = False,
+) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("stackgen-*.tar.gz"):
         old.unlink()
@@ -56,7 +65,7 @@ def build(out: Path, extra: str, release_id: str | None, env: list[str], wheel_c
         step("building the stackgen wheel")
         pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels), str(ROOT))
         step(f"downloading dependency wheels for CPython 3.11 (cache: {wheel_cache})")
-        requirement = f"stackgen[{extra}]=={__version__}"
+        requirement = f"stackgen[{extra}{',onnx' if onnx else ''}]=={__version__}"
         wheel_cache.mkdir(parents=True, exist_ok=True)
         # The cache holds third-party wheels only: a stale stackgen wheel there would win.
         for stale in wheel_cache.glob("stackgen-*.whl"):
@@ -84,8 +93,14 @@ def build(out: Path, extra: str, release_id: str | None, env: list[str], wheel_c
         for name in needed:
             if not (wheels / name).exists():
                 shutil.copy2(wheel_cache / name, wheels / name)
-        step("training the model")
-        model_manifest = write_model(stage / "model")
+        if model_dir is None:
+            step("training the example model")
+            model_manifest = write_model(stage / "model")
+        else:
+            step(f"verifying and copying the model in {model_dir}")
+            verify_artifact(model_dir, load_manifest(model_dir))
+            shutil.copytree(model_dir, stage / "model")
+            model_manifest = json.loads((stage / "model" / "manifest.json").read_text())
         (stage / "requirements.txt").write_text(requirement + "\n")
         (stage / "release.env").write_text("".join(f"{item}\n" for item in env))
         files = {str(p.relative_to(stage)): sha256_of(p) for p in sorted(stage.rglob("*")) if p.is_file()}
@@ -167,6 +182,8 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="release-level setting written to release.env (repeatable)",
     )
+    parser.add_argument("--model-dir", type=Path, help="bundle this model directory instead of the example model")
+    parser.add_argument("--with-onnx", action="store_true", help="include ONNX Runtime (for onnx models)")
     parser.add_argument(
         "--wheel-cache",
         type=Path,
@@ -177,7 +194,10 @@ def main() -> int:
     for item in args.env:
         if "=" not in item or not item.split("=", 1)[0].isidentifier():
             parser.error(f"--env {item!r}: expected KEY=VALUE")
-    info = build(args.out, args.extra, args.release_id, args.env, args.wheel_cache)
+    try:
+        info = build(args.out, args.extra, args.release_id, args.env, args.wheel_cache, args.model_dir, args.with_onnx)
+    except ArtifactError as exc:
+        raise SystemExit(f"build_bundle: {exc}") from None
     print(f"release {info['release']}: {args.out / str(info['tarball'])} ({len(info['files'])} files)")  # type: ignore[arg-type]
     return 0
 

@@ -96,3 +96,20 @@ def test_metrics_aggregate_across_workers(host) -> None:
         if ln.startswith('stackgen_http_requests_total{method="GET",route="/v2/health/live",status="200"}')
     )
     assert float(line.split()[-1]) >= 6
+
+
+def test_upstream_down_is_502_json(host) -> None:
+    host.run("systemctl stop gunicorn-model.socket gunicorn-model.service")
+    try:
+        reply = curl(host, f"{BASE}/v2/health/ready")
+        assert reply.status == 502
+        assert reply.json() == {"error": "the model service is unavailable"}
+        assert reply.headers["content-type"] == "application/json"
+        assert_security_headers(reply.headers)
+    finally:
+        host.run("systemctl start gunicorn-model.socket gunicorn-model.service")
+    for _ in range(30):
+        if curl(host, f"{BASE}/v2/health/ready").status == 200:
+            break
+        host.run("sleep 1")
+    assert curl(host, f"{BASE}/v2/health/ready").status == 200

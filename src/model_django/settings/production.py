@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .env import database, env, env_list
+from .env import database, env, env_bool, env_list
 
 DEBUG = False
 SECRET_KEY = env("STACKGEN_SECRET_KEY")
@@ -19,14 +19,16 @@ DATABASES = {"default": database(Path(env("STACKGEN_STATE_DIR", "/var/lib/stackg
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 USE_X_FORWARDED_HOST = True
-SECURE_SSL_REDIRECT = True
+# Off only for the local Docker stack, which has no TLS; check --deploy then warns, rightly.
+HTTPS = env_bool("STACKGEN_HTTPS", "on")
+SECURE_SSL_REDIRECT = HTTPS
 # Health checks reach gunicorn's unix socket directly, without TLS or a proxy.
 SECURE_REDIRECT_EXEMPT = [r"^v2/health/"]
-SECURE_HSTS_SECONDS = 31536000
-SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = True
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
 X_FRAME_OPTIONS = "DENY"
 # Throttle counters must be shared by every worker and app host: keep them in the database.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "stackgen_cache"}}

@@ -1,0 +1,196 @@
+"""`stackgen render`: a ready deployment directory for one spec.
+
+<out>/
+  stack.yml                    the spec
+  ansible.cfg                  roles and collections from the stackgen checkout
+  site.yml                     the playbook entry (imports playbooks/site.yml)
+  inventory/hosts.yml          groups web / app / db for the topology
+  inventory/group_vars/all/main.yml          settings; secrets only as vault_* references
+  inventory/group_vars/all/vault.yml.example the secrets to fill in and encrypt
+  compose.override.yml         local Docker stack settings for this spec
+  README.md                    how to deploy this stack
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .paths import repo_root
+from .spec import Spec
+
+TLS_MODE = {"none": "none", "self-signed": "selfsigned", "provided": "provided"}
+
+
+def _dump(data: Any) -> str:
+    return "---\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+
+
+def inventory(spec: Spec) -> dict[str, Any]:
+    if spec.topology == "single":
+        host = f"{spec.name}-1.example.internal"
+        groups: dict[str, Any] = {"web": {"hosts": {host: None}}, "app": {"hosts": {host: None}}}
+        if spec.database == "postgresql":
+            groups["db"] = {"hosts": {host: None}}
+    else:
+        apps = {f"{spec.name}-app{i}.example.internal": None for i in range(1, spec.app_hosts + 1)}
+        groups = {"web": {"hosts": {f"{spec.name}-lb.example.internal": None}}, "app": {"hosts": apps}}
+        if spec.database == "postgresql":
+            groups["db"] = {"hosts": {f"{spec.name}-db.example.internal": None}}
+    return {
+        "all": {
+            "children": groups,
+            "vars": {"ansible_user": "deploy", "ansible_python_interpreter": "/usr/bin/python3"},
+        }
+    }
+
+
+def group_vars(spec: Spec) -> dict[str, Any]:
+    single = spec.topology == "single"
+    # Load-balanced: app hosts go by resolvable names, and gunicorn's socket listens on :8000 there.
+    upstream = (
+        ["unix:/run/gunicorn/model.sock"]
+        if single
+        else "{{ groups['app'] | map('regex_replace', '$', ':8000') | list }}"
+    )
+    app = f"app_{spec.framework}"
+    site: dict[str, Any] = {"name": "model", "server_names": [spec.domain], "upstream": upstream}
+    values: dict[str, Any] = {
+        "stackgen_framework": spec.framework,
+        f"{app}_bundle_dir": "{{ playbook_dir }}/bundle",
+        f"{app}_workers": spec.workers,
+        "nginx_tls_mode": TLS_MODE[spec.tls],
+    }
+    if not single:
+        values[f"{app}_bind_tcp"] = "0.0.0.0:8000"
+    if spec.tls == "provided":
+        values["nginx_tls_certificate"] = "{{ vault_tls_certificate }}"
+        values["nginx_tls_key"] = "{{ vault_tls_key }}"
+    if spec.framework == "flask":
+        values["app_flask_api_tokens"] = "{{ vault_api_tokens }}"
+    else:
+        site["static_root"] = "/srv/model/current/static"
+        values.update(
+            {
+                "app_django_secret_key": "{{ vault_django_secret_key }}",
+                "app_django_allowed_hosts": [spec.domain],
+                "app_django_db_engine": spec.database,
+                "app_django_superuser_name": "admin",
+                "app_django_superuser_password": "{{ vault_django_admin_password }}",
+                "app_django_api_tokens": "{{ vault_django_api_tokens }}",
+            }
+        )
+        if spec.database == "postgresql":
+            db_host = (
+                "127.0.0.1" if single else "{{ hostvars[groups['db'][0]].ansible_host | default(groups['db'][0]) }}"
+            )
+            values.update(
+                {
+                    "app_django_db_password": "{{ vault_db_password }}",
+                    "app_django_db_host": db_host,
+                    "postgresql_databases": [
+                        {"name": "model", "owner": "model", "password": "{{ vault_db_password }}"}
+                    ],
+                }
+            )
+            if not single:
+                values["postgresql_listen_addresses"] = ["localhost", "{{ ansible_default_ipv4.address }}"]
+                values["postgresql_allowed_networks"] = ["127.0.0.1/32", "10.0.0.0/8"]
+    values["nginx_sites"] = [site]
+    return values
+
+
+def vault_example(spec: Spec) -> str:
+    lines = [
+        "---",
+        "# Fill in, save as vault.yml, then: ansible-vault encrypt vault.yml",
+        "# Never commit it unencrypted.",
+    ]
+    if spec.framework == "flask":
+        lines += ["vault_api_tokens:", '  - "REPLACE-with-a-long-random-token"']
+    else:
+        lines += [
+            'vault_django_secret_key: "REPLACE-with-50-or-more-random-characters"',
+            'vault_django_admin_password: "REPLACE-me"',
+            "vault_django_api_tokens:",
+            '  - {user: client, token: "REPLACE-with-20-to-40-characters"}',
+        ]
+        if spec.database == "postgresql":
+            lines.append('vault_db_password: "REPLACE-me"')
+    if spec.tls == "provided":
+        lines += [
+            "vault_tls_certificate: |",
+            "  -----BEGIN CERTIFICATE-----",
+            "  REPLACE",
+            "  -----END CERTIFICATE-----",
+            "vault_tls_key: |",
+            "  -----BEGIN PRIVATE KEY-----",
+            "  REPLACE",
+            "  -----END PRIVATE KEY-----",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def readme(spec: Spec) -> str:
+    return f"""# {spec.name}
+
+A {spec.framework} model service, {spec.topology} topology, database {spec.database}, TLS {spec.tls},
+generated by `stackgen render` from `stack.yml`.
+
+1. Put your hosts in `inventory/hosts.yml` (`ansible_host` for each).
+2. `cp inventory/group_vars/all/vault.yml.example inventory/group_vars/all/vault.yml`, fill it in,
+   then `ansible-vault encrypt inventory/group_vars/all/vault.yml`.
+3. `stackgen build stack.yml --out bundle` builds the release bundle into `bundle/`.
+4. `stackgen deploy . -- --ask-vault-pass` runs `site.yml` (whole stack); later releases:
+   `stackgen deploy . --playbook deploy.yml -- --ask-vault-pass`.
+
+Locally, in Docker: `stackgen up stack.yml` (nginx on 127.0.0.1), `stackgen status stack.yml`,
+`stackgen down stack.yml`.
+"""
+
+
+def render(spec: Spec, out: Path) -> list[Path]:
+    root = repo_root()
+    out.mkdir(parents=True, exist_ok=True)
+    rel_root = os.path.relpath(root, out.resolve())
+    files = {
+        "stack.yml": spec.to_yaml() if spec.to_yaml().startswith("---") else "---\n" + spec.to_yaml(),
+        "ansible.cfg": (
+            "[defaults]\n"
+            f"roles_path = {rel_root}/roles\n"
+            f"collections_path = {rel_root}/.cache/collections\n"
+            "inventory = inventory/hosts.yml\n"
+            "interpreter_python = auto_silent\n\n"
+            "[ssh_connection]\npipelining = true\n"
+        ),
+        "site.yml": _entry(rel_root, "site.yml", "Deploy the whole stack"),
+        "deploy.yml": _entry(rel_root, "deploy.yml", "Deploy a new release"),
+        "rollback.yml": _entry(rel_root, "rollback.yml", "Roll back to the previous release"),
+        "inventory/hosts.yml": _dump(inventory(spec)),
+        "inventory/group_vars/all/main.yml": _dump(group_vars(spec)),
+        "inventory/group_vars/all/vault.yml.example": vault_example(spec),
+        "compose.override.yml": _dump(
+            {
+                "version": "3.8",
+                "services": {"nginx": {"ports": ["${STACKGEN_BIND:-127.0.0.1}:${STACKGEN_PORT:-8080}:80"]}},
+            }
+        ),
+        "README.md": readme(spec),
+    }
+    written = []
+    for relative, text in files.items():
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        written.append(path)
+    return written
+
+
+def _entry(rel_root: str, playbook: str, title: str) -> str:
+    return (
+        f"---\n# Playbook entry for this stack: the stackgen checkout's {playbook}.\n"
+        f"- name: {title}\n  ansible.builtin.import_playbook: {rel_root}/playbooks/{playbook}\n"
+    )
