@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv model bundle serve unit lint molecule test bench docker-ready demo demo-down clean
+.PHONY: help venv model bundle serve unit lint molecule stack-test test bench docker-ready demo demo-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -58,7 +58,10 @@ docker-ready: ## start a Docker engine if none answers; build base images if mis
 molecule: $(STAMP) docker-ready bundle ## molecule test (converge real systemd containers)
 	$(BIN)/molecule test --all
 
-test: lint unit molecule ## everything CI runs
+stack-test: $(STAMP) docker-ready ## the local Docker stack: stackgen up, inference through nginx, down
+	$(BIN)/pytest tests/stack
+
+test: lint unit molecule stack-test ## everything CI runs
 
 bench: $(MODEL_DIR)/manifest.json docker-ready bundle ## measure; prints and writes build/bench.json
 	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --bundle-dir $(BUNDLE_DIR) --out build/bench.json

@@ -3,10 +3,7 @@
 set -eu
 bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
-    pwfile=$(mktemp)
-    printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
     "$bin/initdb" --auth-local=peer --auth-host=scram-sha-256 --username=postgres -D "$PGDATA" >/dev/null
-    rm -f "$pwfile"
     echo "listen_addresses = '*'" >>"$PGDATA/postgresql.conf"
     echo "host $POSTGRES_DB $POSTGRES_USER 0.0.0.0/0 scram-sha-256" >>"$PGDATA/pg_hba.conf"
     "$bin/pg_ctl" -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null

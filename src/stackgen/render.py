@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,15 @@ from .spec import Spec
 TLS_MODE = {"none": "none", "self-signed": "selfsigned", "provided": "provided"}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Indent lists under their keys, as yamllint's default style expects."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        super().increase_indent(flow, False)
+
+
 def _dump(data: Any) -> str:
-    return "---\n" + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+    return "---\n" + yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
 
 
 def inventory(spec: Spec) -> dict[str, Any]:
@@ -157,7 +165,7 @@ def render(spec: Spec, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     rel_root = os.path.relpath(root, out.resolve())
     files = {
-        "stack.yml": spec.to_yaml() if spec.to_yaml().startswith("---") else "---\n" + spec.to_yaml(),
+        "stack.yml": _dump(asdict(spec)),
         "ansible.cfg": (
             "[defaults]\n"
             f"roles_path = {rel_root}/roles\n"

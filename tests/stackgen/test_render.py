@@ -1,0 +1,115 @@
+"""Every framework x database x topology x TLS combination: rejected with the documented
+message, or rendered into a directory that passes yamllint, ansible-lint and --syntax-check."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stackgen.render import render
+from stackgen.spec import DATABASES, FRAMEWORKS, TLS_MODES, TOPOLOGIES, SpecError, validate
+
+BIN = Path(sys.executable).parent
+REPO = Path(__file__).resolve().parents[2]
+COMBINATIONS = list(itertools.product(FRAMEWORKS, DATABASES, TOPOLOGIES, TLS_MODES))
+
+
+def spec_for(framework: str, database: str, topology: str, tls: str) -> dict[str, object]:
+    return {
+        "name": f"{framework[:2]}-{database[:2]}-{topology[:2]}-{tls[:2]}",
+        "framework": framework,
+        "database": database,
+        "topology": topology,
+        "tls": tls,
+        "domain": "model.example.com",
+        "app_hosts": 3 if topology == "load-balanced" else 1,
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], Path]:
+    root = tmp_path_factory.mktemp("rendered")
+    out: dict[tuple[str, ...], Path] = {}
+    for combo in COMBINATIONS:
+        try:
+            spec = validate(spec_for(*combo))
+        except SpecError:
+            continue
+        out[combo] = root / spec.name
+        render(spec, out[combo])
+    return out
+
+
+def test_invalid_combinations_are_exactly_the_documented_ones(rendered: dict[tuple[str, ...], Path]) -> None:
+    rejected = sorted(set(COMBINATIONS) - set(rendered))
+    assert rejected == sorted(
+        [("flask", "postgresql", t, tls) for t in TOPOLOGIES for tls in TLS_MODES]
+        + [("django", "sqlite", "load-balanced", tls) for tls in TLS_MODES]
+    )
+    assert len(rendered) == 15
+
+
+def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...], Path]) -> None:
+    for combo, directory in rendered.items():
+        names = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+        assert names == [
+            "README.md",
+            "ansible.cfg",
+            "compose.override.yml",
+            "deploy.yml",
+            "inventory/group_vars/all/main.yml",
+            "inventory/group_vars/all/vault.yml.example",
+            "inventory/hosts.yml",
+            "rollback.yml",
+            "site.yml",
+            "stack.yml",
+        ], combo
+        group_vars = yaml.safe_load((directory / "inventory/group_vars/all/main.yml").read_text())
+        secrets = {k: v for k, v in group_vars.items() if any(w in k for w in ("password", "secret", "token", "key"))}
+        assert secrets, combo
+        assert all(isinstance(v, str) and v.startswith("{{ vault_") for v in secrets.values()), (combo, secrets)
+        hosts = yaml.safe_load((directory / "inventory/hosts.yml").read_text())["all"]["children"]
+        assert len(hosts["app"]["hosts"]) == (3 if combo[2] == "load-balanced" else 1)
+        assert ("db" in hosts) == (combo[1] == "postgresql")
+
+
+def test_yamllint_passes(rendered: dict[tuple[str, ...], Path]) -> None:
+    result = subprocess.run(
+        [str(BIN / "yamllint"), "--strict", "-c", str(REPO / ".yamllint"), *map(str, rendered.values())],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+def test_syntax_check_passes(rendered: dict[tuple[str, ...], Path]) -> None:
+    for combo, directory in rendered.items():
+        for playbook in ("site.yml", "deploy.yml", "rollback.yml"):
+            result = subprocess.run(
+                [str(BIN / "ansible-playbook"), "--syntax-check", playbook],
+                cwd=directory,
+                capture_output=True,
+                text=True,
+                check=False,
+                env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(directory)},
+            )
+            assert result.returncode == 0, (combo, playbook, result.stdout + result.stderr)
+
+
+def test_ansible_lint_production_profile_passes(rendered: dict[tuple[str, ...], Path]) -> None:
+    for combo, directory in rendered.items():
+        result = subprocess.run(
+            [str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(directory)},
+        )
+        assert result.returncode == 0, (combo, result.stdout[-3000:] + result.stderr[-3000:])
