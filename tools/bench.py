@@ -9,6 +9,7 @@ Sections:
   host        a throwaway systemd container converged by the real playbook: fresh converge,
               idempotent rerun and code-only deploy times; wrk through nginx and directly
               against gunicorn (same workers); PSS of the gunicorn processes
+  docker_stack  `stackgen up` to ready (cold: images built; warm: cached), image sizes
 Load goes to 127.0.0.1 only (container ports are published on loopback).
 """
 
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from bench_host import measure_host
+from bench_stack import measure_stack
 from loadgen import ROWS, free_port, infer_body, wait_ready, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +120,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=10, help="seconds per load run")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for the loopback runs")
     parser.add_argument("--skip-host", action="store_true", help="skip the converged-host section (no Docker)")
+    parser.add_argument("--skip-stack", action="store_true", help="skip the local Docker stack section")
     args = parser.parse_args()
     figures: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -132,6 +135,9 @@ def main() -> int:
     if not args.skip_host:
         step("converged host: a throwaway systemd container and the real playbooks")
         figures["host"] = measure_host(args.bundle_dir, args.duration, step)
+    if not args.skip_stack:
+        step("local Docker stack: stackgen up to ready, cold then warm; image sizes")
+        figures["docker_stack"] = measure_stack(step)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n")
     print(json.dumps(figures, indent=2))
