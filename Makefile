@@ -53,7 +53,7 @@ lint: $(STAMP) ## ruff, yamllint, ansible-lint (production profile)
 
 docker-ready: ## start a Docker engine if none answers; build base images if missing
 	tools/docker-engine.sh
-	docker/base/build-images.sh bookworm
+	docker/base/build-images.sh bookworm trixie
 
 molecule: $(STAMP) docker-ready bundle ## molecule test (converge real systemd containers)
 	$(BIN)/molecule test --all

@@ -90,9 +90,7 @@ def _start_container(nginx_port: int, gunicorn_port: int) -> None:
 
 
 def _gunicorn_memory() -> dict[str, Any]:
-    script = (
-        "for p in $(ps -C gunicorn -o pid=); do awk -v p=$p '/^Pss:/ {print p, $2}' /proc/$p/smaps_rollup; done"
-    )
+    script = "for p in $(ps -C gunicorn -o pid=); do awk -v p=$p '/^Pss:/ {print p, $2}' /proc/$p/smaps_rollup; done"
     out = _run("docker", "exec", NAME, "sh", "-c", script).stdout.split()
     pss_kb = [int(v) for v in out[1::2]]
     return {

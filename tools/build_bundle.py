@@ -3,7 +3,7 @@
     python tools/build_bundle.py --out build/bundle [--extra flask] [--release-id ID] [--env KEY=VALUE ...]
 
 The bundle is one tarball, ``stackgen-<release>.tar.gz``, holding:
-  wheels/          every wheel the target needs, for CPython 3.11 on manylinux x86_64
+  wheels/          every wheel the target needs, for CPython 3.11 and 3.13 on manylinux x86_64
   model/           the trained artifact and its manifest (sha256 inside)
   requirements.txt what to install from wheels/ (pins from constraints.txt)
   release.env      release-level settings (empty unless --env is given)
@@ -35,6 +35,8 @@ from model_core.train import write_model  # noqa: E402
 
 # Debian 12 ships glibc 2.36; accept every manylinux tag it can run.
 PLATFORMS = ["manylinux2014_x86_64"] + [f"manylinux_2_{minor}_x86_64" for minor in range(17, 37)]
+# Debian 12 ships CPython 3.11 and Debian 13 ships 3.13: one bundle installs on both.
+PYTHONS = ("3.11", "3.13")
 WSGI = {"flask": "model_flask.wsgi:app", "django": "model_django.wsgi:application"}
 
 
@@ -54,6 +56,7 @@ def build(
     wheel_cache: Path,
     model_dir: Path | None = None,
     onnx: bool = False,
+    pythons: tuple[str, ...] = PYTHONS,
 ) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("stackgen-*.tar.gz"):
@@ -64,33 +67,17 @@ def build(
         wheels.mkdir(parents=True)
         step("building the stackgen wheel")
         pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels), str(ROOT))
-        step(f"downloading dependency wheels for CPython 3.11 (cache: {wheel_cache})")
         requirement = f"stackgen[{extra}{',onnx' if onnx else ''}]=={__version__}"
         wheel_cache.mkdir(parents=True, exist_ok=True)
         # The cache holds third-party wheels only: a stale stackgen wheel there would win.
         for stale in wheel_cache.glob("stackgen-*.whl"):
             stale.unlink()
         platform_args = [arg for p in PLATFORMS for arg in ("--platform", p)]
-        pip(
-            "download",
-            "--only-binary=:all:",
-            "--python-version",
-            "3.11",
-            "--implementation",
-            "cp",
-            *platform_args,
-            "--constraint",
-            str(ROOT / "constraints.txt"),
-            "--find-links",
-            str(wheels),
-            "--dest",
-            str(wheel_cache),
-            requirement,
-        )
-        for copied in wheel_cache.glob("stackgen-*.whl"):
-            copied.unlink()
-        needed = _resolve_names(wheel_cache, wheels, requirement, platform_args)
-        for name in needed:
+        needed: set[str] = set()
+        for python in pythons:
+            step(f"downloading dependency wheels for CPython {python} (cache: {wheel_cache})")
+            needed |= _download(wheel_cache, wheels, requirement, platform_args, python)
+        for name in sorted(needed):
             if not (wheels / name).exists():
                 shutil.copy2(wheel_cache / name, wheels / name)
         if model_dir is None:
@@ -119,7 +106,7 @@ def build(
                 "version": model_manifest["version"],
                 "sha256": model_manifest["sha256"],
             },
-            "python": "cp311",
+            "python": [f"cp{p.replace('.', '')}" for p in pythons],
             "files": files,
         }
         (stage / "release.json").write_text(json.dumps(info, indent=2) + "\n")
@@ -141,7 +128,30 @@ def _stamp_model_release(path: Path, release: str) -> None:
     path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def _resolve_names(cache: Path, local: Path, requirement: str, platform_args: list[str]) -> list[str]:
+def _download(cache: Path, local: Path, requirement: str, platform_args: list[str], python: str) -> set[str]:
+    pip(
+        "download",
+        "--only-binary=:all:",
+        "--python-version",
+        python,
+        "--implementation",
+        "cp",
+        *platform_args,
+        "--constraint",
+        str(ROOT / "constraints.txt"),
+        "--find-links",
+        str(local),
+        "--dest",
+        str(cache),
+        requirement,
+    )
+    # The cache holds third-party wheels only: a stale stackgen wheel there would win.
+    for copied in cache.glob("stackgen-*.whl"):
+        copied.unlink()
+    return set(_resolve_names(cache, local, requirement, platform_args, python))
+
+
+def _resolve_names(cache: Path, local: Path, requirement: str, platform_args: list[str], python: str) -> list[str]:
     # `pip download --report` names exactly the files the target needs, cache or not.
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
@@ -151,7 +161,7 @@ def _resolve_names(cache: Path, local: Path, requirement: str, platform_args: li
             "--ignore-installed",
             "--only-binary=:all:",
             "--python-version",
-            "3.11",
+            python,
             "--implementation",
             "cp",
             *platform_args,
@@ -183,6 +193,13 @@ def main() -> int:
         help="release-level setting written to release.env (repeatable)",
     )
     parser.add_argument("--model-dir", type=Path, help="bundle this model directory instead of the example model")
+    parser.add_argument(
+        "--python",
+        action="append",
+        dest="pythons",
+        metavar="X.Y",
+        help=f"target CPython version, repeatable (default: {' and '.join(PYTHONS)})",
+    )
     parser.add_argument("--with-onnx", action="store_true", help="include ONNX Runtime (for onnx models)")
     parser.add_argument(
         "--wheel-cache",
@@ -195,7 +212,16 @@ def main() -> int:
         if "=" not in item or not item.split("=", 1)[0].isidentifier():
             parser.error(f"--env {item!r}: expected KEY=VALUE")
     try:
-        info = build(args.out, args.extra, args.release_id, args.env, args.wheel_cache, args.model_dir, args.with_onnx)
+        info = build(
+            args.out,
+            args.extra,
+            args.release_id,
+            args.env,
+            args.wheel_cache,
+            args.model_dir,
+            args.with_onnx,
+            tuple(args.pythons or PYTHONS),
+        )
     except ArtifactError as exc:
         raise SystemExit(f"build_bundle: {exc}") from None
     print(f"release {info['release']}: {args.out / str(info['tarball'])} ({len(info['files'])} files)")  # type: ignore[arg-type]

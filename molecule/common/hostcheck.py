@@ -68,8 +68,8 @@ def infer_body(rows: list[list[float]]) -> str:
     return json.dumps({"inputs": [{"name": "input-0", "shape": [len(rows), 4], "datatype": "FP64", "data": rows}]})
 
 
-def ansible_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run one of the repo's playbooks against the Molecule instance, from the controller."""
+def ansible_playbook(playbook: str, *args: str, limit: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one of the repo's playbooks against the Molecule instances (or ``limit``), from the controller."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
     return subprocess.run(
@@ -78,6 +78,7 @@ def ansible_playbook(playbook: str, *args: str) -> subprocess.CompletedProcess[s
             "-i",
             inventory,
             str(REPO / "playbooks" / playbook),
+            *(["--limit", limit] if limit else []),
             *args,
         ],
         capture_output=True,

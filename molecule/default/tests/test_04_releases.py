@@ -38,7 +38,9 @@ def test_redeploy_switches_release_without_failed_requests(host, releases) -> No
     new = str(releases["good"]["release"])
     assert new != before
     host.run(LOAD)
-    result = ansible_playbook("deploy.yml", "-e", f"app_flask_bundle_dir={Path(str(releases['good']['_dir']))}")
+    result = ansible_playbook(
+        "deploy.yml", "-e", f"app_flask_bundle_dir={Path(str(releases['good']['_dir']))}", limit=host.backend.host
+    )
     results = load_results(host)
     assert result.returncode == 0, result.stdout[-3000:]
     assert len(results) > 10
@@ -53,7 +55,9 @@ def test_broken_release_is_rolled_back_while_old_keeps_serving(host, releases) -
     live = live_release(host)
     broken = str(releases["broken"]["release"])
     host.run(LOAD)
-    result = ansible_playbook("deploy.yml", "-e", f"app_flask_bundle_dir={Path(str(releases['broken']['_dir']))}")
+    result = ansible_playbook(
+        "deploy.yml", "-e", f"app_flask_bundle_dir={Path(str(releases['broken']['_dir']))}", limit=host.backend.host
+    )
     results = load_results(host)
     assert result.returncode == 2
     assert f"Release {broken} failed its health check" in result.stdout
@@ -67,11 +71,11 @@ def test_broken_release_is_rolled_back_while_old_keeps_serving(host, releases) -
 
 def test_rollback_playbook_reads_the_symlink(host) -> None:
     live = live_release(host)
-    result = ansible_playbook("rollback.yml")
+    result = ansible_playbook("rollback.yml", limit=host.backend.host)
     assert result.returncode == 0, result.stdout[-3000:]
     previous = live_release(host)
     assert previous != live
     assert previous < live
-    result = ansible_playbook("rollback.yml", "-e", f"app_release_rollback_to={live}")
+    result = ansible_playbook("rollback.yml", "-e", f"app_release_rollback_to={live}", limit=host.backend.host)
     assert result.returncode == 0, result.stdout[-3000:]
     assert live_release(host) == live
