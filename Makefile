@@ -22,6 +22,7 @@ help: ## list targets
 
 $(STAMP): pyproject.toml constraints.txt tools/collections.txt
 	@echo "==> virtual environment in $(VENV) (pinned by constraints.txt)"
+	@$(PYTHON) -c "import ensurepip" 2>/dev/null || tools/apt-need.sh python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --progress-bar off -c constraints.txt -e '.[flask,django,onnx,dev]'
@@ -64,6 +65,7 @@ stack-test: $(STAMP) docker-ready ## the local Docker stack: stackgen up, infere
 test: lint unit molecule stack-test ## everything CI runs
 
 bench: $(MODEL_DIR)/manifest.json docker-ready bundle ## measure; prints and writes build/bench.json
+	@command -v wrk >/dev/null || tools/apt-need.sh wrk
 	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --bundle-dir $(BUNDLE_DIR) --out build/bench.json
 
 demo: $(STAMP) docker-ready bundle ## converge a local throwaway host and serve the model on 127.0.0.1:$(DEMO_PORT)

@@ -13,11 +13,8 @@ command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
 command -v docker-compose >/dev/null 2>&1 || missing="$missing docker-compose"
 command -v debootstrap >/dev/null 2>&1 || missing="$missing debootstrap"
 if [ -n "$missing" ]; then
-    echo "docker engine: installing$missing from Debian"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null
     # shellcheck disable=SC2086
-    apt-get install -y -q $missing >/dev/null
+    "$(dirname "$0")/apt-need.sh" $missing
 fi
 echo "docker engine: starting dockerd (log: $log)"
 nohup dockerd >"$log" 2>&1 &
