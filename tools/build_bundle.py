@@ -57,6 +57,8 @@ def build(
     model_dir: Path | None = None,
     onnx: bool = False,
     pythons: tuple[str, ...] = PYTHONS,
+    app_requirement: str | None = None,
+    app_wheels: Path | None = None,
 ) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("stackgen-*.tar.gz"):
@@ -67,7 +69,11 @@ def build(
         wheels.mkdir(parents=True)
         step("building the stackgen wheel")
         pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels), str(ROOT))
-        requirement = f"stackgen[{extra}{',onnx' if onnx else ''}]=={__version__}"
+        requirement = app_requirement or f"stackgen[{extra}{',onnx' if onnx else ''}]=={__version__}"
+        if app_wheels is not None:
+            # Another app's own wheels; its dependencies come from the registries like ours.
+            for wheel in app_wheels.glob("*.whl"):
+                shutil.copy2(wheel, wheels / wheel.name)
         wheel_cache.mkdir(parents=True, exist_ok=True)
         # The cache holds third-party wheels only: a stale stackgen wheel there would win.
         for stale in wheel_cache.glob("stackgen-*.whl"):
@@ -200,6 +206,12 @@ def main() -> int:
         metavar="X.Y",
         help=f"target CPython version, repeatable (default: {' and '.join(PYTHONS)})",
     )
+    parser.add_argument(
+        "--requirement",
+        help="what targets install instead of stackgen, e.g. 'myapp==1.2' "
+        "(deploy it with app_flask_requirement/app_django_requirement)",
+    )
+    parser.add_argument("--app-wheels", type=Path, help="directory with the wheels of the app named by --requirement")
     parser.add_argument("--with-onnx", action="store_true", help="include ONNX Runtime (for onnx models)")
     parser.add_argument(
         "--wheel-cache",
@@ -221,6 +233,8 @@ def main() -> int:
             args.model_dir,
             args.with_onnx,
             tuple(args.pythons or PYTHONS),
+            args.requirement,
+            args.app_wheels,
         )
     except ArtifactError as exc:
         raise SystemExit(f"build_bundle: {exc}") from None

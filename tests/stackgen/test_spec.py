@@ -156,3 +156,21 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
             main([command, "--help"])
         assert done.value.code == 0
         assert capsys.readouterr().out.startswith(f"usage: stackgen {command}")
+
+
+def test_init_prompts_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = iter(["svc-a", "django", "postgresql", "", "self-signed", "model.example.com", "", "onnx"])
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
+    out = tmp_path / "stack.yml"
+    assert main(["init", "--out", str(out)]) == 0
+    data = yaml.safe_load(out.read_text())
+    assert (data["name"], data["framework"], data["database"], data["topology"], data["tls"], data["domain"]) == (
+        "svc-a",
+        "django",
+        "postgresql",
+        "single",
+        "self-signed",
+        "model.example.com",
+    )
+    assert data["model"] == {"path": "example", "loader": "onnx"}
