@@ -27,6 +27,8 @@ def test_anonymous_inference_is_401() -> None:
         {"error": "missing bearer token: send 'Authorization: Bearer <token>'"},
     )
     assert response["WWW-Authenticate"] == "Bearer"
+    assert response["X-Release-Id"] == "django-test"
+    assert len(response["X-Request-ID"]) == 32
     response = post(Client(HTTP_AUTHORIZATION="Bearer not-a-token"))
     assert (response.status_code, response.json()) == (401, {"error": "invalid bearer token"})
     assert Client().get("/v2/health/ready").status_code == 200
@@ -47,6 +49,9 @@ def test_throttling_per_token_is_429(authed: Client) -> None:
     assert response.status_code == 429
     assert response.json()["error"].startswith("too many requests; retry in ")
     assert int(response["Retry-After"]) > 0
+    assert response["X-Request-ID"]
+    text = Client().get("/metrics").content.decode()
+    assert 'stackgen_http_requests_total{method="POST",route="/v2/models/{name}/infer",status="429"} 2.0' in text
 
 
 def test_each_inference_adds_exactly_one_log_row(authed: Client, token: str) -> None:

@@ -33,20 +33,28 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         detail = getattr(exc, "detail", str(exc))
         message = detail if isinstance(detail, str) else str(detail)
     response.data = {"error": str(message)}
+    # Like every other answer: request id and release headers, one access-log line, metrics.
+    request = context["request"]
+    view = context.get("view")
+    route = getattr(getattr(view, "route", None), "path", "unmatched")
+    reply = get_api().error(response.status_code, str(message), _core_request(request), route)
+    for key, value in reply.headers.items():
+        if key != "Content-Type":
+            response[key] = value
     return response
 
 
-def _plain(request: HttpRequest, status: int, message: str) -> HttpResponse:
-    reply = get_api().error(
-        status,
-        message,
-        ApiRequest(
-            method=request.method or "GET",
-            path=request.path,
-            headers=request.headers.get,
-            remote_addr=request.META.get("REMOTE_ADDR"),
-        ),
+def _core_request(request: HttpRequest) -> ApiRequest:
+    return ApiRequest(
+        method=request.method or "GET",
+        path=request.path,
+        headers=request.headers.get,
+        remote_addr=request.META.get("REMOTE_ADDR"),
     )
+
+
+def _plain(request: HttpRequest, status: int, message: str) -> HttpResponse:
+    reply = get_api().error(status, message, _core_request(request))
     response = HttpResponse(reply.body, status=reply.status)
     for key, value in reply.headers.items():
         response[key] = value
