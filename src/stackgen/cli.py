@@ -123,8 +123,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     directory = Path(args.directory)
     if not (directory / "inventory" / "hosts.yml").exists():
         raise CliError(f"{directory} is not a rendered deployment (no inventory/hosts.yml); run stackgen render first")
-    extra = [a for a in args.ansible_args if a != "--"]
-    cmd = ["ansible-playbook", "-i", "inventory/hosts.yml", args.playbook, *extra]
+    cmd = ["ansible-playbook", "-i", "inventory/hosts.yml", args.playbook, *args.ansible_args]
     progress(" ".join(cmd))
     return subprocess.run(cmd, cwd=directory, check=False).returncode
 
@@ -208,13 +207,19 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("directory", help="rendered deployment directory")
     p.add_argument("--playbook", default="site.yml", choices=("site.yml", "deploy.yml", "rollback.yml"))
-    p.add_argument("ansible_args", nargs=argparse.REMAINDER, help="extra ansible-playbook arguments after --")
     p.set_defaults(func=cmd_deploy)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" goes to ansible-playbook untouched (stackgen deploy).
+    passthrough: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1 :]
     args = parser().parse_args(argv)
+    args.ansible_args = passthrough
     try:
         return int(args.func(args))
     except SpecError as exc:

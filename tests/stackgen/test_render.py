@@ -113,3 +113,16 @@ def test_ansible_lint_production_profile_passes(rendered: dict[tuple[str, ...], 
             env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(directory)},
         )
         assert result.returncode == 0, (combo, result.stdout[-3000:] + result.stderr[-3000:])
+
+
+def test_deploy_runs_ansible_playbook_in_the_rendered_directory(
+    rendered: dict[tuple[str, ...], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    from stackgen.cli import main
+
+    monkeypatch.setenv("PATH", f"{BIN}:/usr/bin:/bin")
+    directory = rendered[("django", "postgresql", "load-balanced", "provided")]
+    assert main(["deploy", str(directory), "--playbook", "deploy.yml", "--", "--syntax-check"]) == 0
+    assert "ansible-playbook -i inventory/hosts.yml deploy.yml --syntax-check" in capsys.readouterr().err
+    assert main(["deploy", str(tmp_path)]) == 1
+    assert "is not a rendered deployment (no inventory/hosts.yml)" in capsys.readouterr().err
