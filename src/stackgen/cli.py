@@ -90,12 +90,8 @@ def _workdir(args: argparse.Namespace, spec: Spec) -> Path:
 
 def cmd_build(args: argparse.Namespace) -> int:
     spec = specs.load(Path(args.spec))
-    workdir = Path(args.out).parent if args.out else _workdir(args, spec)
-    out = stack.build_bundle(spec, Path(args.spec).resolve().parent, workdir, progress)
-    if args.out and out.resolve() != Path(args.out).resolve():
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        out.rename(args.out)
-        out = Path(args.out)
+    out = Path(args.out) if args.out else stack.bundle_dir(_workdir(args, spec))
+    stack.build_bundle(spec, Path(args.spec).resolve().parent, out, progress)
     print(f"bundle ready in {out}")
     return 0
 

@@ -49,8 +49,7 @@ def bundle_dir(workdir: Path) -> Path:
     return workdir / "bundle"
 
 
-def build_bundle(spec: Spec, spec_dir: Path, workdir: Path, progress: Progress) -> Path:
-    out = bundle_dir(workdir)
+def build_bundle(spec: Spec, spec_dir: Path, out: Path, progress: Progress) -> Path:
     cmd = [sys.executable, str(repo_root() / "tools" / "build_bundle.py"), "--out", str(out), "--extra", spec.framework]
     if spec.model.path != "example":
         cmd += ["--model-dir", str((spec_dir / spec.model.path).resolve())]
@@ -153,7 +152,7 @@ def up(spec: Spec, spec_dir: Path, workdir: Path, port: int, bind: str, progress
     workdir.mkdir(parents=True, exist_ok=True)
     bundle = bundle_dir(workdir)
     if not (bundle / "release.json").exists():
-        build_bundle(spec, spec_dir, workdir, progress)
+        build_bundle(spec, spec_dir, bundle, progress)
     app_ctx, nginx_ctx = _contexts(spec, workdir, bundle)
     for name in ("compose.yml", "compose.postgres.yml"):
         shutil.copy2(repo_root() / "docker" / name, workdir / name)

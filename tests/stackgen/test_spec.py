@@ -174,3 +174,20 @@ def test_init_prompts_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         "model.example.com",
     )
     assert data["model"] == {"path": "example", "loader": "onnx"}
+
+
+def test_build_bundles_the_users_own_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from model_core.train import write_model
+
+    manifest = write_model(tmp_path / "my-model")
+    spec = tmp_path / "stack.yml"
+    spec.write_text("name: mine\nmodel: {path: my-model, loader: sklearn}\n")
+    assert main(["build", str(spec), "--out", str(tmp_path / "bundle")]) == 0
+    info = json.loads((tmp_path / "bundle" / "release.json").read_text())
+    assert info["model"]["sha256"] == manifest["sha256"]
+    assert info["requirement"] == "stackgen[flask]==0.1.0"
+    spec.write_text("name: mine\nmodel: {path: missing-dir}\n")
+    assert main(["build", str(spec), "--out", str(tmp_path / "b2")]) == 1
+    assert "building the release bundle failed" in capsys.readouterr().err
