@@ -42,6 +42,13 @@ def _to_bool(value: Any) -> bool:
     return bool(value)
 
 
+def _with_ansible_filters(env: jinja2.Environment) -> jinja2.Environment:
+    """The Ansible filters the role templates and defaults use."""
+    env.filters["to_json"] = lambda value, **kw: json.dumps(value, **kw)
+    env.filters["bool"] = _to_bool
+    return env
+
+
 def environment(templates: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
@@ -49,9 +56,7 @@ def environment(templates: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         undefined=jinja2.StrictUndefined,
     )
-    env.filters["to_json"] = lambda value, **kw: json.dumps(value, **kw)
-    env.filters["bool"] = _to_bool
-    return env
+    return _with_ansible_filters(env)
 
 
 def role_defaults(role: str) -> dict[str, Any]:
@@ -61,9 +66,7 @@ def role_defaults(role: str) -> dict[str, Any]:
 
 def resolve(values: dict[str, Any]) -> dict[str, Any]:
     """Template string values that refer to other variables, as Ansible does lazily."""
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
-    env.filters["to_json"] = lambda value, **kw: json.dumps(value, **kw)
-    env.filters["bool"] = _to_bool
+    env = _with_ansible_filters(jinja2.Environment(undefined=jinja2.StrictUndefined))
     resolved = dict(values)
     for _ in range(5):
         changed = False

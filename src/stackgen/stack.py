@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -125,8 +126,6 @@ def _env_file(spec: Spec, workdir: Path) -> Path:
 
 
 def _compose_env(spec: Spec, workdir: Path, port: int, bind: str) -> dict[str, str]:
-    import os
-
     env = dict(os.environ)
     env.update(
         STACKGEN_APP_IMAGE=f"{project(spec)}-app:latest",
