@@ -67,11 +67,13 @@ def under_gunicorn(framework: str, model_dir: Path, seconds: int, workers: int) 
             env.update(
                 DJANGO_SETTINGS_MODULE="model_django.settings.dev",
                 STACKGEN_SQLITE_PATH=f"{tmp}/db.sqlite3",
-                API_TOKEN=BENCH_TOKEN,
+                API_TOKEN=BENCH_TOKEN,  # dev settings: a token turns anonymous inference off
                 STACKGEN_THROTTLE_RATE="1000000/s",
             )
-            for command in (["migrate", "--noinput"], ["ensure_api_token", "bench"]):
-                subprocess.run([str(BIN / "stackgen-django"), *command], env=env, check=True, capture_output=True)
+            for command, stdin in ((["migrate", "--noinput"], ""), (["ensure_api_token", "bench"], BENCH_TOKEN)):
+                subprocess.run(
+                    [str(BIN / "stackgen-django"), *command], env=env, input=stdin, text=True, check=True, capture_output=True
+                )
             headers["Authorization"] = f"Bearer {BENCH_TOKEN}"
         wsgi = "model_flask.wsgi:app" if framework == "flask" else "model_django.wsgi:application"
         proc = subprocess.Popen(

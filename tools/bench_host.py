@@ -1,13 +1,15 @@
 """The converged-host part of `make bench`: times and throughput on a real converged host.
 
 A throwaway container (stackgen-bench) is converged by playbooks/site.yml with nginx
-published on 127.0.0.1 and gunicorn's socket unit also listening on TCP, so that wrk can
-compare the path through nginx with gunicorn directly, same workers.
+published on 127.0.0.1. Measured: fresh converge, idempotent rerun, a code-only deploy and a
+settings-only change (each through the release gate), the switch (new release healthy -> old
+release stopped), wrk through nginx, and the PSS of the gunicorn processes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,19 +32,29 @@ all:
     ansible_python_interpreter: /usr/bin/python3
     stackgen_framework: flask
     nginx_tls_mode: none
-    app_flask_bind_tcp: "0.0.0.0:8000"
     nginx_sites:
-      - {name: model, server_names: [localhost], upstream: ["unix:/run/gunicorn/model.sock"]}
+      - {name: model, server_names: [localhost], app: model}
 """
+SETTINGS_CHANGE = json.dumps(
+    {
+        "app_flask_env": {
+            "STACKGEN_MODEL_DIR": "bundle/model",
+            "STACKGEN_PROXY_HOPS": "1",
+            "STACKGEN_AUTH": "off",
+            "STACKGEN_LOG_LEVEL": "WARNING",
+        }
+    }
+)
 
 
 def _run(*cmd: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs)
 
 
-def _timed_playbook(playbook: str, inventory: Path, *extra: str) -> float:
+def _timed_playbook(playbook: str, inventory: Path, *extra: str) -> dict[str, float]:
+    """Seconds the playbook took and the tasks it reported changed."""
     started = time.perf_counter()
-    _run(
+    result = _run(
         str(Path(sys.executable).parent / "ansible-playbook"),
         "-i",
         str(inventory),
@@ -50,10 +62,11 @@ def _timed_playbook(playbook: str, inventory: Path, *extra: str) -> float:
         *extra,
         cwd=ROOT,
     )
-    return round(time.perf_counter() - started, 1)
+    changed = sum(int(n) for n in re.findall(r"\bchanged=(\d+)", result.stdout))
+    return {"seconds": round(time.perf_counter() - started, 1), "changed": changed}
 
 
-def _start_container(nginx_port: int, gunicorn_port: int) -> None:
+def _start_container(nginx_port: int) -> None:
     subprocess.run(["docker", "rm", "-f", NAME], capture_output=True, check=False)
     _run(
         "docker",
@@ -74,8 +87,6 @@ def _start_container(nginx_port: int, gunicorn_port: int) -> None:
         "SIGRTMIN+3",
         "-p",
         f"127.0.0.1:{nginx_port}:80",
-        "-p",
-        f"127.0.0.1:{gunicorn_port}:8000",
         "stackgen/systemd:bookworm",
         "/lib/systemd/systemd",
     )
@@ -100,8 +111,25 @@ def _gunicorn_memory() -> dict[str, Any]:
     }
 
 
+def _exec(script: str) -> str:
+    return _run("docker", "exec", NAME, "sh", "-c", script).stdout.strip()
+
+
+def _live() -> str:
+    return _exec("readlink /srv/model/current").removeprefix("releases/")
+
+
+def _switch_seconds(old: str, new: str) -> float:
+    """From the new release passing its smoke test (.healthy written) to the old one stopped."""
+    healthy = float(_exec(f"stat -c %.3Y /srv/model/releases/{new}/.healthy"))
+    stopped = _exec(
+        f"journalctl -u gunicorn-model@{old}.service -o short-unix --no-pager | grep 'Stopped gunicorn' | tail -1"
+    )
+    return round(float(stopped.split()[0]) - healthy, 2)
+
+
 def measure_host(bundle_dir: Path, seconds: int, step: Callable[[str], None]) -> dict[str, Any]:
-    nginx_port, gunicorn_port = free_port(), free_port()
+    nginx_port = free_port()
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         inventory = Path(tmp) / "bench.yml"
@@ -109,7 +137,7 @@ def measure_host(bundle_dir: Path, seconds: int, step: Callable[[str], None]) ->
         bundle = f"app_flask_bundle_dir={bundle_dir.resolve()}"
         try:
             step("starting the bench container")
-            _start_container(nginx_port, gunicorn_port)
+            _start_container(nginx_port)
             step("fresh converge (site.yml)")
             figures["fresh_converge_s"] = _timed_playbook("site.yml", inventory, "-e", bundle)
             step("idempotent rerun (site.yml)")
@@ -117,16 +145,25 @@ def measure_host(bundle_dir: Path, seconds: int, step: Callable[[str], None]) ->
             step("code-only deploy of a new release (deploy.yml)")
             new = Path(tmp) / "bundle"
             _run(sys.executable, str(ROOT / "tools" / "build_bundle.py"), "--out", str(new), cwd=ROOT)
+            before = _live()
             figures["code_only_deploy_s"] = _timed_playbook(
                 "deploy.yml", inventory, "-e", f"app_flask_bundle_dir={new}"
             )
-            figures["release"] = json.loads((new / "release.json").read_text())["release"]
+            figures["release"] = _live()
+            figures["switch_s"] = _switch_seconds(before, figures["release"])
+            step("settings-only change (deploy.yml with another log level)")
+            figures["settings_only_change_s"] = _timed_playbook(
+                "deploy.yml", inventory, "-e", f"app_flask_bundle_dir={new}", "-e", SETTINGS_CHANGE
+            )
+            figures["settings_release"] = _live()
+            figures["settings_switch_s"] = _switch_seconds(figures["release"], figures["settings_release"])
+            step("idempotent rerun of that deploy")
+            figures["idempotent_deploy_s"] = _timed_playbook(
+                "deploy.yml", inventory, "-e", f"app_flask_bundle_dir={new}", "-e", SETTINGS_CHANGE
+            )
             wait_ready(f"http://127.0.0.1:{nginx_port}/v2/health/ready", 30, {"Host": "localhost"})
             figures["gunicorn_memory"] = _gunicorn_memory()
-            for path, port, headers in (
-                ("through_nginx", nginx_port, {"Host": "localhost"}),
-                ("direct_gunicorn", gunicorn_port, {}),
-            ):
+            for path, port, headers in (("through_nginx", nginx_port, {"Host": "localhost"}),):
                 step(f"wrk {path} ({seconds}s per case)")
                 url = f"http://127.0.0.1:{port}/v2/models/iris/infer"
                 figures[path] = {

@@ -24,6 +24,7 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -115,6 +116,8 @@ def build(
             "python": [f"cp{p.replace('.', '')}" for p in pythons],
             "files": files,
         }
+        if app_requirement is None:
+            info["smoke"] = smoke_request(model_manifest)
         (stage / "release.json").write_text(json.dumps(info, indent=2) + "\n")
         tarball = out / f"stackgen-{release}.tar.gz"
         step(f"writing {tarball}")
@@ -125,6 +128,16 @@ def build(
         info["tarball_sha256"] = sha256_of(tarball)
         (out / "release.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def smoke_request(manifest: dict[str, Any]) -> dict[str, object]:
+    """The request a new release of the model service must answer before it gets traffic:
+    a real V2 inference on the manifest's example input (zeros when it declares none)."""
+    spec = manifest["inputs"][0]
+    n_features = int(spec["shape"][-1])
+    rows = manifest.get("example") or [[0.0] * n_features]
+    body = {"inputs": [{"name": spec["name"], "shape": [len(rows), n_features], "datatype": spec["datatype"], "data": rows}]}
+    return {"method": "POST", "path": f"/v2/models/{manifest['name']}/infer", "body": body, "status": 200}
 
 
 def _stamp_model_release(path: Path, release: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -99,3 +100,75 @@ def build_bundle(out: Path, *args: str) -> dict[str, object]:
     info = json.loads((out / "release.json").read_text())
     info["_dir"] = str(out)
     return info
+
+
+RELEASE_ID = r"\d{14}-[0-9a-f]{8}-[0-9a-f]{8}"
+
+
+class Load:
+    """Four (or more) clients sending real inference requests through the host's nginx for the
+    duration of a ``with`` block; ``summary`` then holds their answers by status and release."""
+
+    def __init__(self, host, clients: int = 4, url: str = "https://localhost/v2/models/iris/infer") -> None:
+        self.host, self.clients, self.url = host, clients, url
+        self.summary: dict[str, object] = {}
+
+    def __enter__(self) -> Load:
+        script = (Path(__file__).with_name("loadclient.py")).read_bytes()
+        self.host.run("echo %s | base64 -d > /tmp/loadclient.py", base64.b64encode(script).decode())
+        self.host.run("systemctl stop stackgen-load; systemctl reset-failed stackgen-load; rm -f /tmp/load.stop /tmp/load.json")
+        started = self.host.run(
+            "systemd-run --quiet --collect --unit=stackgen-load python3 /tmp/loadclient.py --clients %s --url %s",
+            str(self.clients),
+            self.url,
+        )
+        assert started.rc == 0, started.stderr
+        self.host.run("sleep 2")  # let every client get answers before the change starts
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.host.run("touch /tmp/load.stop")
+        for _ in range(120):
+            result = self.host.run("cat /tmp/load.json")
+            if result.rc == 0:
+                self.summary = json.loads(result.stdout)
+                return
+            self.host.run("sleep 1")
+        raise AssertionError("the load clients did not stop within 120 s")
+
+    @property
+    def statuses(self) -> dict[str, int]:
+        return dict(self.summary["status"])  # type: ignore[arg-type]
+
+    @property
+    def releases(self) -> set[str]:
+        return set(self.summary["release"])  # type: ignore[arg-type]
+
+    def last_releases(self) -> set[str]:
+        return {order[-1] for order in self.summary["order"]}  # type: ignore[union-attr]
+
+
+def live_release(host) -> str:
+    """The release that answers through nginx (X-Release-Id of the readiness route)."""
+    reply = curl(host, "https://localhost/v2/health/ready")
+    assert reply.status == 200, (reply.status, reply.body)
+    return reply.headers["x-release-id"]
+
+
+def running_releases(host, app: str = "model") -> list[str]:
+    """Releases whose gunicorn service is active."""
+    out = host.run(
+        "systemctl list-units --plain --no-legend --state=active,activating 'gunicorn-%s@*.service'", app
+    ).stdout
+    return sorted(line.split()[0].split("@", 1)[1].removesuffix(".service") for line in out.splitlines() if line)
+
+
+def socket_release(host, app: str = "model") -> str:
+    """The release whose socket nginx connects to: /srv/<app>/current/gunicorn.sock, resolved."""
+    path = host.run("readlink -f /srv/%s/current/gunicorn.sock", app).stdout.strip()
+    match = re.fullmatch(rf"/run/gunicorn/{app}/({RELEASE_ID})\.sock", path)
+    return match.group(1) if match else ""
+
+
+def link_target(host, path: str) -> str:
+    return host.run("readlink %s", path).stdout.strip()

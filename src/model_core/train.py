@@ -68,6 +68,8 @@ def write_model(out: Path, fmt: str = "sklearn") -> dict[str, Any]:
             {"name": "probabilities", "datatype": prob_type, "shape": [-1, len(classes)]},
         ],
         "classes": classes,
+        # One real row: deploys send it as the smoke request a new release must answer.
+        "example": [[5.1, 3.5, 1.4, 0.2]],
         "training": {
             "dataset": "sklearn.datasets.load_iris",
             "estimator": "StandardScaler+LogisticRegression",

@@ -7,6 +7,7 @@
   inventory/hosts.yml          groups web / app / db for the topology
   inventory/group_vars/all/main.yml          settings; secrets only as vault_* references
   inventory/group_vars/all/vault.yml.example the secrets to fill in and encrypt
+  inventory/group_vars/app/main.yml          load-balanced only: the app hosts' own nginx
   compose.override.yml         local Docker stack settings for this spec
   README.md                    how to deploy this stack
 """
@@ -24,6 +25,10 @@ from .paths import repo_root
 from .spec import Spec
 
 TLS_MODE = {"none": "none", "self-signed": "selfsigned", "provided": "provided"}
+# Where app hosts' nginx listens for the load balancer (load-balanced topology).
+APP_HOST_PORT = 8000
+# The live release's collected static files (Django), served by nginx.
+STATIC_ROOT = "/srv/model/current/bundle/static"
 
 
 class _Dumper(yaml.SafeDumper):
@@ -58,29 +63,29 @@ def inventory(spec: Spec) -> dict[str, Any]:
 
 def group_vars(spec: Spec) -> dict[str, Any]:
     single = spec.topology == "single"
-    # Load-balanced: app hosts go by resolvable names, and gunicorn's socket listens on :8000 there.
-    upstream = (
-        ["unix:/run/gunicorn/model.sock"]
-        if single
-        else "{{ groups['app'] | map('regex_replace', '$', ':8000') | list }}"
-    )
     app = f"app_{spec.framework}"
-    site: dict[str, Any] = {"name": "model", "server_names": [spec.domain], "upstream": upstream}
+    # Single host: nginx sends traffic to the app's live release on the same host. Load-balanced:
+    # the load balancer sends it to the app hosts' own nginx on :8000 (app_group_vars), which
+    # switches between releases there.
+    site: dict[str, Any] = {"name": "model", "server_names": [spec.domain]}
+    if single:
+        site["app"] = "model"
+    else:
+        site["upstream"] = f"{{{{ groups['app'] | map('regex_replace', '$', ':{APP_HOST_PORT}') | list }}}}"
     values: dict[str, Any] = {
         "stackgen_framework": spec.framework,
         f"{app}_bundle_dir": "{{ playbook_dir }}/bundle",
         f"{app}_workers": spec.workers,
         "nginx_tls_mode": TLS_MODE[spec.tls],
     }
-    if not single:
-        values[f"{app}_bind_tcp"] = "0.0.0.0:8000"
     if spec.tls == "provided":
         values["nginx_tls_certificate"] = "{{ vault_tls_certificate }}"
         values["nginx_tls_key"] = "{{ vault_tls_key }}"
     if spec.framework == "flask":
         values["app_flask_api_tokens"] = "{{ vault_api_tokens }}"
     else:
-        site["static_root"] = "/srv/model/current/static"
+        if single:  # load-balanced: the app hosts' nginx serves them (app_group_vars)
+            site["static_root"] = STATIC_ROOT
         values.update(
             {
                 "app_django_secret_key": "{{ vault_django_secret_key }}",
@@ -109,6 +114,15 @@ def group_vars(spec: Spec) -> dict[str, Any]:
                 values["postgresql_allowed_networks"] = ["127.0.0.1/32", "10.0.0.0/8"]
     values["nginx_sites"] = [site]
     return values
+
+
+def app_group_vars(spec: Spec) -> dict[str, Any]:
+    """Load-balanced only: each app host's nginx listens on :8000 for the load balancer and
+    sends the traffic to the app's live release there."""
+    site: dict[str, Any] = {"name": "model", "server_names": [spec.domain], "app": "model"}
+    if spec.framework == "django":
+        site["static_root"] = STATIC_ROOT
+    return {"nginx_http_port": APP_HOST_PORT, "nginx_tls_mode": "none", "nginx_sites": [site]}
 
 
 def vault_example(spec: Spec) -> str:
@@ -180,6 +194,7 @@ def render(spec: Spec, out: Path) -> list[Path]:
         "inventory/hosts.yml": _dump(inventory(spec)),
         "inventory/group_vars/all/main.yml": _dump(group_vars(spec)),
         "inventory/group_vars/all/vault.yml.example": vault_example(spec),
+        **({"inventory/group_vars/app/main.yml": _dump(app_group_vars(spec))} if spec.topology != "single" else {}),
         "compose.override.yml": _dump(
             {
                 "version": "3.8",

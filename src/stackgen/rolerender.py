@@ -9,6 +9,7 @@ an image is only the values listed in DEPLOYMENT_SPECIFIC (see docs in the READM
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def _with_ansible_filters(env: jinja2.Environment) -> jinja2.Environment:
     """The Ansible filters the role templates and defaults use."""
     env.filters["to_json"] = lambda value, **kw: json.dumps(value, **kw)
     env.filters["bool"] = _to_bool
+    env.filters["regex_replace"] = lambda value, pattern, replacement="": re.sub(pattern, replacement, str(value))
     return env
 
 

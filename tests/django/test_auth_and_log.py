@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
-from django.core.management import call_command
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from model_django.predictions.models import ModelVersion, PredictionLog
@@ -86,18 +89,30 @@ def test_register_model_is_idempotent(django_model_dir, capsys) -> None:
     assert capsys.readouterr().out.splitlines()[-1].startswith("already registered: iris 1")
 
 
-def test_ensure_api_token_and_superuser(monkeypatch, capsys) -> None:
+def test_ensure_api_token_and_superuser_read_secrets_from_stdin(monkeypatch, capsys) -> None:
     token = "t" * 32
-    call_command("ensure_api_token", "api", "--token", token)
-    call_command("ensure_api_token", "api", "--token", token)
+    for _ in range(2):
+        monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+        call_command("ensure_api_token", "api")
     assert capsys.readouterr().out.splitlines() == ["token for api: set", "token for api: unchanged"]
     response = post(Client(HTTP_AUTHORIZATION=f"Bearer {token}"))
     assert response.status_code == 200
-    monkeypatch.setenv("STACKGEN_SUPERUSER_NAME", "admin")
-    monkeypatch.setenv("STACKGEN_SUPERUSER_PASSWORD", "a-long-admin-password")
-    call_command("ensure_superuser")
-    call_command("ensure_superuser")
-    assert capsys.readouterr().out.splitlines() == ["changed", "unchanged"]
+    for password in ("a-long-admin-password", "a-long-admin-password", "another-password"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
+        call_command("ensure_superuser", "admin", "--email", "admin@example.test")
+    assert capsys.readouterr().out.splitlines() == ["changed", "unchanged", "changed"]
+    user = get_user_model().objects.get(username="admin")
+    assert (user.is_superuser, user.is_staff, user.email) == (True, True, "admin@example.test")
+    assert user.check_password("another-password") is True
+
+
+def test_secret_commands_refuse_an_empty_stdin(monkeypatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(CommandError, match="first line of stdin"):
+        call_command("ensure_api_token", "api")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    with pytest.raises(CommandError, match="password as the first line of stdin"):
+        call_command("ensure_superuser", "admin")
 
 
 def test_admin_lists_logs_read_only(admin_client: Client, authed: Client) -> None:

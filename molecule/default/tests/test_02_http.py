@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, curl, infer_body
+from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, curl, infer_body, live_release
 
 BASE = "https://localhost"
 SECURITY_HEADERS = {
@@ -76,7 +76,7 @@ def test_request_id_is_passed_through_and_logged(host) -> None:
     entry = json.loads(lines[-1])
     assert (entry["request_id"], entry["status"], entry["uri"]) == ("molecule-trace-1", 200, "/v2/health/ready")
     assert float(entry["upstream_time"]) >= 0
-    app_log = host.run("journalctl -u gunicorn-model --no-pager -o cat | grep molecule-trace-1").stdout
+    app_log = host.run("journalctl -u 'gunicorn-model@*' --no-pager -o cat | grep molecule-trace-1").stdout
     assert json.loads(app_log.splitlines()[-1])["request_id"] == "molecule-trace-1"
 
 
@@ -99,7 +99,8 @@ def test_metrics_aggregate_across_workers(host) -> None:
 
 
 def test_upstream_down_is_502_json(host) -> None:
-    host.run("systemctl stop gunicorn-model.socket gunicorn-model.service")
+    units = f"gunicorn-model@{live_release(host)}.socket gunicorn-model@{live_release(host)}.service"
+    host.run(f"systemctl stop {units}")
     try:
         reply = curl(host, f"{BASE}/v2/health/ready")
         assert reply.status == 502
@@ -107,7 +108,7 @@ def test_upstream_down_is_502_json(host) -> None:
         assert reply.headers["content-type"] == "application/json"
         assert_security_headers(reply.headers)
     finally:
-        host.run("systemctl start gunicorn-model.socket gunicorn-model.service")
+        host.run(f"systemctl start {units}")
     for _ in range(30):
         if curl(host, f"{BASE}/v2/health/ready").status == 200:
             break

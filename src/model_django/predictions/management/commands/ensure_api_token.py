@@ -1,8 +1,8 @@
-"""Create (or update) a user whose API token is the given one; idempotent."""
+"""Create (or update) a user whose API token is the one read from stdin; idempotent."""
 
 from __future__ import annotations
 
-import os
+import sys
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -11,15 +11,16 @@ from rest_framework.authtoken.models import Token
 
 
 class Command(BaseCommand):
-    help = "Ensure USERNAME exists and owns the API token from --token or $API_TOKEN."
+    help = "Ensure USERNAME exists and owns the API token given as the first line of stdin."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("username")
-        parser.add_argument("--token", default=os.environ.get("API_TOKEN", ""), help="default: $API_TOKEN")
 
-    def handle(self, *args: Any, username: str, token: str, **options: Any) -> None:
+    def handle(self, *args: Any, username: str, **options: Any) -> None:
+        # The token never travels in argv or the environment, where ps and sudo logs would show it.
+        token = sys.stdin.readline().strip()
         if len(token) < 20 or len(token) > 40:
-            raise CommandError("the API token must be 20 to 40 characters long")
+            raise CommandError("the API token (first line of stdin) must be 20 to 40 characters long")
         user, _ = get_user_model().objects.get_or_create(username=username)
         existing = Token.objects.filter(user=user).first()
         if existing is not None and existing.key == token:

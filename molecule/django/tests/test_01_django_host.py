@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import re
 
-from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, ansible_playbook, curl, infer_body
+from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, ansible_playbook, curl, infer_body, link_target, running_releases
 
 BASE = "https://localhost"
 ALICE = "Authorization: Bearer " + "a" * 32
 BOB = "Authorization: Bearer " + "b" * 32
-ENV = "/srv/model/shared/app.env"
+ENV = "/srv/model/current/app.env"
+
+
+def live(host) -> str:
+    return link_target(host, "/srv/model/current").removeprefix("releases/")
 
 
 def psql(host, sql: str) -> str:
@@ -20,13 +24,15 @@ def psql(host, sql: str) -> str:
 
 
 def manage(host, *args: str):
-    # The settings the service runs with, as the app user.
-    script = f'set -a; . {ENV}; exec /srv/model/current/venv/bin/django-admin "$@"'
+    # The settings the service runs with, as the app user, in the release directory.
+    script = f'cd /srv/model/current && set -a && . ./app.env && exec bundle/venv/bin/django-admin "$@"'
     return host.run("runuser -u model -- sh -c %s manage " + " ".join(args), script)
 
 
 def test_units_and_database(host) -> None:
-    for unit in ("postgresql", "nginx", "gunicorn-model.socket", "gunicorn-model.service"):
+    release = live(host)
+    assert running_releases(host) == [release]
+    for unit in ("postgresql", "nginx", f"gunicorn-model@{release}.socket", f"gunicorn-model@{release}.service"):
         assert host.service(unit).is_running is True, unit
         assert host.service(unit).is_enabled is True, unit
     listeners = host.run("ss -Hltn").stdout
@@ -64,7 +70,7 @@ def test_admin_css_is_served_by_nginx(host) -> None:
     assert reply.headers["content-type"] == "text/css"
     assert reply.headers["cache-control"] == "public"
     assert "x-release-id" not in reply.headers  # the app never saw this request
-    static = host.file("/srv/model/current/static/admin/css/base.css")
+    static = host.file("/srv/model/current/bundle/static/admin/css/base.css")
     assert (static.user, static.mode) == ("root", 0o644)
 
 
@@ -92,8 +98,8 @@ def test_authenticated_inference_adds_one_log_row(host) -> None:
 
 
 def test_model_version_recorded(host) -> None:
-    release = host.file("/srv/model/current").linked_to.rsplit("/", 1)[-1]
-    assert psql(host, "select name, version, release from predictions_modelversion") == f"iris|1|{release}"
+    bundle = live(host).rsplit("-", 1)[0]  # the model belongs to the bundle the release runs
+    assert psql(host, "select name, version, release from predictions_modelversion") == f"iris|1|{bundle}"
 
 
 def test_unauthenticated_inference_is_401(host) -> None:
@@ -115,7 +121,7 @@ def test_throttling_gives_429(host) -> None:
     assert reply.json()["error"].startswith("too many requests; retry in ")
 
 
-def test_check_mode_reports_no_change() -> None:
+def test_check_mode_reports_no_change(host) -> None:
     result = ansible_playbook("site.yml", "--check")
     assert result.returncode == 0, result.stdout[-3000:]
     recap = re.findall(r"changed=(\d+)\s+unreachable=\d+\s+failed=(\d+)", result.stdout)
