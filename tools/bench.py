@@ -72,7 +72,12 @@ def under_gunicorn(framework: str, model_dir: Path, seconds: int, workers: int) 
             )
             for command, stdin in ((["migrate", "--noinput"], ""), (["ensure_api_token", "bench"], BENCH_TOKEN)):
                 subprocess.run(
-                    [str(BIN / "stackgen-django"), *command], env=env, input=stdin, text=True, check=True, capture_output=True
+                    [str(BIN / "stackgen-django"), *command],
+                    env=env,
+                    input=stdin,
+                    text=True,
+                    check=True,
+                    capture_output=True,
                 )
             headers["Authorization"] = f"Bearer {BENCH_TOKEN}"
         wsgi = "model_flask.wsgi:app" if framework == "flask" else "model_django.wsgi:application"

@@ -136,7 +136,9 @@ def smoke_request(manifest: dict[str, Any]) -> dict[str, object]:
     spec = manifest["inputs"][0]
     n_features = int(spec["shape"][-1])
     rows = manifest.get("example") or [[0.0] * n_features]
-    body = {"inputs": [{"name": spec["name"], "shape": [len(rows), n_features], "datatype": spec["datatype"], "data": rows}]}
+    body = {
+        "inputs": [{"name": spec["name"], "shape": [len(rows), n_features], "datatype": spec["datatype"], "data": rows}]
+    }
     return {"method": "POST", "path": f"/v2/models/{manifest['name']}/infer", "body": body, "status": 200}
 
 

@@ -116,7 +116,9 @@ class Load:
     def __enter__(self) -> Load:
         script = (Path(__file__).with_name("loadclient.py")).read_bytes()
         self.host.run("echo %s | base64 -d > /tmp/loadclient.py", base64.b64encode(script).decode())
-        self.host.run("systemctl stop stackgen-load; systemctl reset-failed stackgen-load; rm -f /tmp/load.stop /tmp/load.json")
+        self.host.run(
+            "systemctl stop stackgen-load; systemctl reset-failed stackgen-load; rm -f /tmp/load.stop /tmp/load.json"
+        )
         started = self.host.run(
             "systemd-run --quiet --collect --unit=stackgen-load python3 /tmp/loadclient.py --clients %s --url %s",
             str(self.clients),

@@ -20,7 +20,16 @@ import time
 from urllib.parse import urlsplit
 
 BODY = json.dumps(
-    {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64", "data": [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]]}]}
+    {
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": [2, 4],
+                "datatype": "FP64",
+                "data": [[5.1, 3.5, 1.4, 0.2], [6.3, 3.3, 6.0, 2.5]],
+            }
+        ]
+    }
 )
 
 

@@ -186,7 +186,7 @@ def render(spec: Spec, out: Path) -> list[Path]:
             f"collections_path = {rel_root}/.cache/collections\n"
             "inventory = inventory/hosts.yml\n"
             "interpreter_python = auto_silent\n\n"
-            "[ssh_connection]\npipelining = true\n"
+            "[connection]\npipelining = true\n\n[ssh_connection]\npipelining = true\n"
         ),
         "site.yml": _entry(rel_root, "site.yml", "Deploy the whole stack"),
         "deploy.yml": _entry(rel_root, "deploy.yml", "Deploy a new release"),

@@ -23,8 +23,8 @@ DEPLOYMENT_SPECIFIC = {
     "gunicorn.conf.py": ("header comment", "bind: images bind 0.0.0.0:8000; hosts use the systemd socket"),
     "site.conf": (
         "header comment",
-        "upstream: app:8000 in compose; the unix socket on a host",
-        "static_root: /srv/static in the nginx image; current/static on a host",
+        "upstream: app:8000 in compose; the live release's socket (current/gunicorn.sock) on a host",
+        "static_root: /srv/static in the nginx image; current/bundle/static on a host",
     ),
     "nginx.conf": ("header comment",),
 }

@@ -51,7 +51,7 @@ HOST_VALUES = {  # what roles/app_flask + roles/nginx use on a single host
         {
             "name": "model",
             "server_names": ["localhost", "model.example.com"],
-            "upstream": ["unix:/run/gunicorn/model.sock"],
+            "app": "model",
         }
     ],
 }

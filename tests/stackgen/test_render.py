@@ -57,6 +57,7 @@ def test_invalid_combinations_are_exactly_the_documented_ones(rendered: dict[tup
 def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...], Path]) -> None:
     for combo, directory in rendered.items():
         names = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
+        balanced = combo[2] == "load-balanced"
         assert names == [
             "README.md",
             "ansible.cfg",
@@ -64,6 +65,7 @@ def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...],
             "deploy.yml",
             "inventory/group_vars/all/main.yml",
             "inventory/group_vars/all/vault.yml.example",
+            *(["inventory/group_vars/app/main.yml"] if balanced else []),
             "inventory/hosts.yml",
             "rollback.yml",
             "site.yml",
@@ -76,6 +78,15 @@ def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...],
         hosts = yaml.safe_load((directory / "inventory/hosts.yml").read_text())["all"]["children"]
         assert len(hosts["app"]["hosts"]) == (3 if combo[2] == "load-balanced" else 1)
         assert ("db" in hosts) == (combo[1] == "postgresql")
+        # Traffic reaches a release only through its own host's nginx.
+        site = group_vars["nginx_sites"][0]
+        if balanced:
+            assert site["upstream"] == "{{ groups['app'] | map('regex_replace', '$', ':8000') | list }}", combo
+            app_vars = yaml.safe_load((directory / "inventory/group_vars/app/main.yml").read_text())
+            assert app_vars["nginx_http_port"] == 8000
+            assert app_vars["nginx_sites"][0]["app"] == "model"
+        else:
+            assert (site["app"], "upstream" in site) == ("model", False), combo
 
 
 def test_yamllint_passes(rendered: dict[tuple[str, ...], Path]) -> None:

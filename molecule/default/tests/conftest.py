@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common"))
 
-from hostcheck import build_bundle  # noqa: E402
+from hostcheck import build_bundle
 
 # A token no client of the tests sends: a bundle that turns auth on with it starts, reports
 # ready, and then answers every inference with 401.

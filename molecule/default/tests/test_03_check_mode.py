@@ -22,7 +22,12 @@ def test_check_mode_deploy_of_a_new_bundle_reports_and_changes_nothing(host, bun
     bundles_before = host.run("ls /srv/model/bundles /srv/model/releases").stdout
     new = str(bundles["good"]["release"])
     result = ansible_playbook(
-        "deploy.yml", "--check", "--diff", "-e", f"app_flask_bundle_dir={bundles['good']['_dir']}", limit=host.backend.host
+        "deploy.yml",
+        "--check",
+        "--diff",
+        "-e",
+        f"app_flask_bundle_dir={bundles['good']['_dir']}",
+        limit=host.backend.host,
     )
     assert result.returncode == 0, result.stdout[-4000:]
     (_, changed, _, failed), *_ = RECAP.findall(result.stdout)

@@ -50,6 +50,11 @@ def assert_serving_only(host, release: str) -> None:
     assert socket_release(host) == release
     assert running_releases(host) == [release]
     assert link_target(host, "/srv/model/current") == f"releases/{release}"
+    wants = host.run("ls /etc/systemd/system/multi-user.target.wants /etc/systemd/system/sockets.target.wants").stdout
+    assert sorted(w for w in wants.split() if w.startswith("gunicorn-model")) == [
+        f"gunicorn-model@{release}.service",
+        f"gunicorn-model@{release}.socket",
+    ]
 
 
 def test_a_good_deploy_moves_traffic_without_losing_a_request(host, bundles) -> None:
@@ -106,7 +111,7 @@ def test_d_settings_only_change_goes_through_the_same_gate(host, bundles) -> Non
     assert_serving_only(host, live)
 
     with Load(host) as load:
-        good = deploy(host, bundles["good"], "-e", settings("WARNING"), playbook="site.yml")
+        good = deploy(host, bundles["good"], "-e", settings("WARNING"))
     assert good.returncode == 0, good.stdout[-4000:]
     new = live_release(host)
     assert new != live and new.startswith(bundle + "-")  # same bundle, new settings: a new release
@@ -169,3 +174,24 @@ def test_a_live_release_that_died_is_started_again_by_a_rerun(host, bundles) -> 
     assert_serving_only(host, live)
     again = deploy(host, bundles["good"], *args)
     assert "changed=0" in again.stdout and again.returncode == 0, again.stdout[-3000:]
+
+
+def test_a_failed_first_release_fails_every_rerun_with_its_cause(host, bundles) -> None:
+    # A second app on this host whose only release crashes at start: nothing of it ever served,
+    # so no run may report success for it, and the model service is not touched.
+    live = live_release(host)
+    args = ["-e", "app_flask_name=probe", "-e", f"app_flask_bundle_dir={bundles['crashing']['_dir']}"]
+    try:
+        for _ in range(2):
+            result = ansible_playbook("site.yml", *args, limit=host.backend.host)
+            assert result.returncode == 2, result.stdout[-3000:]
+            assert "nothing serves probe: no release of it is live yet" in result.stdout
+            assert "STACKGEN_LOG_LEVEL='LOUD' is not allowed" in result.stdout
+            assert running_releases(host, "probe") == []
+            assert host.file("/srv/probe/current").exists is False
+        assert_serving_only(host, live)
+    finally:
+        host.run(
+            "systemctl stop 'gunicorn-probe@*'; rm -rf /srv/probe /etc/systemd/system/gunicorn-probe@*; "
+            "systemctl daemon-reload; userdel probe"
+        )

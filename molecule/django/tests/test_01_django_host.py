@@ -25,7 +25,7 @@ def psql(host, sql: str) -> str:
 
 def manage(host, *args: str):
     # The settings the service runs with, as the app user, in the release directory.
-    script = f'cd /srv/model/current && set -a && . ./app.env && exec bundle/venv/bin/django-admin "$@"'
+    script = 'cd /srv/model/current && set -a && . ./app.env && exec bundle/venv/bin/django-admin "$@"'
     return host.run("runuser -u model -- sh -c %s manage " + " ".join(args), script)
 
 

@@ -30,7 +30,9 @@ def make_pair(host, name: str) -> tuple[str, str]:
 
 def provided(tmp_path, certificate: str, key: str) -> str:
     path = tmp_path / "tls.json"
-    path.write_text(json.dumps({"nginx_tls_mode": "provided", "nginx_tls_certificate": certificate, "nginx_tls_key": key}))
+    path.write_text(
+        json.dumps({"nginx_tls_mode": "provided", "nginx_tls_certificate": certificate, "nginx_tls_key": key})
+    )
     return f"@{path}"
 
 
@@ -73,7 +75,10 @@ def test_a_matching_pair_replaces_the_live_files(host, tmp_path) -> None:
     result = site(host, "-e", provided(tmp_path, certificate, key))
     assert result.returncode == 0, result.stdout[-3000:]
     assert host.file(LIVE).content_string == certificate
-    served = host.run("echo | openssl s_client -connect localhost:443 -servername localhost 2>/dev/null | openssl x509 -noout -fingerprint -sha256").stdout
+    served = host.run(
+        "echo | openssl s_client -connect localhost:443 -servername localhost 2>/dev/null"
+        " | openssl x509 -noout -fingerprint -sha256"
+    ).stdout
     expected = host.run("openssl x509 -noout -fingerprint -sha256 -in /tmp/d.crt").stdout
     assert served == expected
     key_file = host.file("/etc/nginx/tls/server.key")
