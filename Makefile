@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv model bundle serve unit lint molecule stack-test test bench docker-ready demo demo-down clean
+.PHONY: help venv model bundle serve unit lint cluster-inventory molecule stack-test test bench docker-ready demo demo-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,7 +56,15 @@ docker-ready: ## start a Docker engine if none answers; build base images if mis
 	tools/docker-engine.sh
 	docker/base/build-images.sh bookworm trixie
 
-molecule: $(STAMP) docker-ready bundle ## molecule test (converge real systemd containers)
+CLUSTER_DIR := build/cluster
+cluster-inventory: $(STAMP) bundle ## render molecule/cluster/stack.yml into build/cluster, as a user would (cluster scenario)
+	rm -rf $(CLUSTER_DIR)
+	$(BIN)/stackgen render molecule/cluster/stack.yml --out $(CLUSTER_DIR)
+	cp molecule/cluster/vault.yml $(CLUSTER_DIR)/inventory/group_vars/all/vault.yml
+	cp molecule/cluster/test-vars.yml $(CLUSTER_DIR)/inventory/group_vars/all/test.yml
+	ln -sfn ../bundle-django $(CLUSTER_DIR)/bundle
+
+molecule: $(STAMP) docker-ready bundle cluster-inventory ## molecule test (converge real systemd containers)
 	$(BIN)/molecule test --all
 
 stack-test: $(STAMP) docker-ready ## the local Docker stack: stackgen up, inference through nginx, down

@@ -80,8 +80,11 @@ def infer_body(rows: list[list[float]]) -> str:
     return json.dumps({"inputs": [{"name": "input-0", "shape": [len(rows), 4], "datatype": "FP64", "data": rows}]})
 
 
-def ansible_playbook(playbook: str, *args: str, limit: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run one of the repo's playbooks against the Molecule instances (or ``limit``), from the controller."""
+def ansible_playbook(
+    playbook: str, *args: str, limit: str | None = None, directory: Path = REPO / "playbooks"
+) -> subprocess.CompletedProcess[str]:
+    """Run one of the repo's playbooks (or a rendered deployment's entry in ``directory``) against
+    the Molecule instances (or ``limit``), from the controller."""
     inventory = os.environ["MOLECULE_INVENTORY_FILE"]
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0"}
     return subprocess.run(
@@ -89,7 +92,7 @@ def ansible_playbook(playbook: str, *args: str, limit: str | None = None) -> sub
             str(Path(sys.executable).parent / "ansible-playbook"),
             "-i",
             inventory,
-            str(REPO / "playbooks" / playbook),
+            str(directory / playbook),
             *(["--limit", limit] if limit else []),
             *args,
         ],
@@ -120,8 +123,14 @@ class Load:
     """Four (or more) clients sending real inference requests through the host's nginx for the
     duration of a ``with`` block; ``summary`` then holds their answers by status and release."""
 
-    def __init__(self, host, clients: int = 4, url: str = "https://localhost/v2/models/iris/infer") -> None:
-        self.host, self.clients, self.url = host, clients, url
+    def __init__(
+        self,
+        host,
+        clients: int = 4,
+        url: str = "https://localhost/v2/models/iris/infer",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.host, self.clients, self.url, self.headers = host, clients, url, headers or {}
         self.summary: dict[str, object] = {}
 
     def __enter__(self) -> Load:
@@ -130,8 +139,11 @@ class Load:
         self.host.run(
             "systemctl stop stackgen-load; systemctl reset-failed stackgen-load; rm -f /tmp/load.stop /tmp/load.json"
         )
+        lines = "".join(f"{name}: {value}\n" for name, value in self.headers.items()).encode()
+        self.host.run("umask 077; echo %s | base64 -d > /tmp/load.headers", base64.b64encode(lines or b"\n").decode())
         started = self.host.run(
-            "systemd-run --quiet --collect --unit=stackgen-load python3 /tmp/loadclient.py --clients %s --url %s",
+            "systemd-run --quiet --collect --unit=stackgen-load python3 /tmp/loadclient.py --clients %s --url %s"
+            " --header-file /tmp/load.headers",
             str(self.clients),
             self.url,
         )

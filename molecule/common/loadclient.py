@@ -34,7 +34,13 @@ BODY = json.dumps(
 
 
 def client(
-    url: str, stop_file: str, pause: float, tally: collections.Counter, releases: collections.Counter, order: list
+    url: str,
+    stop_file: str,
+    pause: float,
+    headers: dict[str, str],
+    tally: collections.Counter,
+    releases: collections.Counter,
+    order: list,
 ) -> None:
     parts = urlsplit(url)
     context = ssl._create_unverified_context()  # the host's self-signed certificate
@@ -44,7 +50,7 @@ def client(
         try:
             if conn is None:
                 conn = http.client.HTTPSConnection(parts.hostname, parts.port or 443, timeout=60, context=context)
-            conn.request("POST", parts.path, BODY, {"Content-Type": "application/json"})
+            conn.request("POST", parts.path, BODY, {"Content-Type": "application/json", **headers})
             response = conn.getresponse()
             response.read()
             status, release = response.status, response.getheader("X-Release-Id", "(none)")
@@ -72,12 +78,20 @@ def main() -> None:
     parser.add_argument("--stop-file", default="/tmp/load.stop")
     parser.add_argument("--out", default="/tmp/load.json")
     parser.add_argument("--pause", type=float, default=0.05, help="seconds each client waits between requests")
+    parser.add_argument("--header-file", help="'Name: value' lines sent with every request (a token stays off argv)")
     args = parser.parse_args()
+    headers: dict[str, str] = {}
+    if args.header_file:
+        with open(args.header_file) as lines:
+            headers = dict(tuple(part.strip() for part in line.split(":", 1)) for line in lines if ":" in line)
     tallies = [collections.Counter() for _ in range(args.clients)]
     releases = [collections.Counter() for _ in range(args.clients)]
     orders: list[list[str]] = [[] for _ in range(args.clients)]
     threads = [
-        threading.Thread(target=client, args=(args.url, args.stop_file, args.pause, tallies[i], releases[i], orders[i]))
+        threading.Thread(
+            target=client,
+            args=(args.url, args.stop_file, args.pause, headers, tallies[i], releases[i], orders[i]),
+        )
         for i in range(args.clients)
     ]
     started = time.monotonic()

@@ -8,6 +8,7 @@
   inventory/group_vars/all/main.yml          settings; secrets only as vault_* references
   inventory/group_vars/all/vault.yml.example the secrets to fill in and encrypt
   inventory/group_vars/app/main.yml          load-balanced only: the app hosts' own nginx
+  .gitignore                   keeps inventory/pki (the private CA's key, made on first run) out of git
   compose.override.yml         local Docker stack settings for this spec
   README.md                    how to deploy this stack
 """
@@ -25,8 +26,11 @@ from .paths import repo_root
 from .spec import Spec
 
 TLS_MODE = {"none": "none", "self-signed": "selfsigned", "provided": "provided"}
-# Where app hosts' nginx listens for the load balancer (load-balanced topology).
-APP_HOST_PORT = 8000
+# Where app hosts' nginx listens for the load balancer (load-balanced topology, mutual TLS).
+APP_HOST_PORT = 8443
+# The name the load balancer verifies every app host's certificate by (roles/pki adds it).
+APP_TIER_NAME = "app-tier.stackgen.internal"
+PKI_DIR = "/etc/stackgen/pki"
 # The live release's collected static files (Django), served by nginx.
 STATIC_ROOT = "/srv/model/current/bundle/static"
 
@@ -61,23 +65,37 @@ def inventory(spec: Spec) -> dict[str, Any]:
     }
 
 
-def group_vars(spec: Spec) -> dict[str, Any]:
+def group_vars(spec: Spec, bundle_from_playbooks: str = "../bundle") -> dict[str, Any]:
+    """``bundle_from_playbooks``: the deployment's bundle/ relative to the stackgen checkout's
+    playbooks/, which is playbook_dir while the entries' imported playbooks run."""
     single = spec.topology == "single"
     app = f"app_{spec.framework}"
     # Single host: nginx sends traffic to the app's live release on the same host. Load-balanced:
-    # the load balancer sends it to the app hosts' own nginx on :8000 (app_group_vars), which
-    # switches between releases there.
+    # the load balancer sends it over mutual TLS to the app hosts' own nginx (app_group_vars),
+    # which switches between releases there.
     site: dict[str, Any] = {"name": "model", "server_names": [spec.domain]}
     if single:
         site["app"] = "model"
     else:
         site["upstream"] = f"{{{{ groups['app'] | map('regex_replace', '$', ':{APP_HOST_PORT}') | list }}}}"
+        site["upstream_tls"] = True
     values: dict[str, Any] = {
         "stackgen_framework": spec.framework,
-        f"{app}_bundle_dir": "{{ playbook_dir }}/bundle",
+        f"{app}_bundle_dir": f"{{{{ playbook_dir }}}}/{bundle_from_playbooks}",
         f"{app}_workers": spec.workers,
         "nginx_tls_mode": TLS_MODE[spec.tls],
     }
+    if not single:
+        values.update(
+            {
+                # A private CA on the controller (inventory/pki) and a certificate per host.
+                "pki_enabled": True,
+                "pki_service_names": [APP_TIER_NAME],
+                "nginx_upstream_tls_name": APP_TIER_NAME,
+                # A vanished app host costs a retry after this long, not a client's request.
+                "nginx_proxy_connect_timeout": 2,
+            }
+        )
     if spec.tls == "provided":
         values["nginx_tls_certificate"] = "{{ vault_tls_certificate }}"
         values["nginx_tls_key"] = "{{ vault_tls_key }}"
@@ -110,19 +128,46 @@ def group_vars(spec: Spec) -> dict[str, Any]:
                 }
             )
             if not single:
-                values["postgresql_listen_addresses"] = ["localhost", "{{ ansible_default_ipv4.address }}"]
-                values["postgresql_allowed_networks"] = ["127.0.0.1/32", "10.0.0.0/8"]
+                # Only the app hosts, by the addresses their facts name; over TLS, verified both ways.
+                values.update(
+                    {
+                        "postgresql_listen_addresses": ["localhost", "{{ ansible_facts.default_ipv4.address }}"],
+                        "postgresql_allowed_networks": (
+                            "{{ groups['app'] | map('extract', hostvars, ['ansible_facts', 'default_ipv4', 'address'])"
+                            " | map('regex_replace', '$', '/32') | list }}"
+                        ),
+                        "postgresql_ssl_cert_file": f"{PKI_DIR}/host.crt",
+                        "postgresql_ssl_key_file": f"{PKI_DIR}/host.key",
+                        "app_django_db_sslmode": "verify-full",
+                        "app_django_db_sslrootcert": f"{PKI_DIR}/ca.crt",
+                    }
+                )
     values["nginx_sites"] = [site]
     return values
 
 
 def app_group_vars(spec: Spec) -> dict[str, Any]:
-    """Load-balanced only: each app host's nginx listens on :8000 for the load balancer and
-    sends the traffic to the app's live release there."""
-    site: dict[str, Any] = {"name": "model", "server_names": [spec.domain], "app": "model"}
+    """Load-balanced only: each app host's nginx answers only the load balancer (mutual TLS with
+    the private CA) and sends the traffic to the app's live release there. A switch drains the
+    host first (lb_flag.yml: the load balancer retries its new requests on another host)."""
+    site: dict[str, Any] = {"name": "model", "server_names": [spec.domain], "app": "model", "lb_drain": True}
     if spec.framework == "django":
         site["static_root"] = STATIC_ROOT
-    return {"nginx_http_port": APP_HOST_PORT, "nginx_tls_mode": "none", "nginx_sites": [site]}
+    values: dict[str, Any] = {
+        "nginx_tls_mode": "internal",
+        "nginx_https_port": APP_HOST_PORT,
+        "nginx_sites": [site],
+        f"app_{spec.framework}_lb_hook": "lb_flag.yml",
+    }
+    if spec.framework == "flask":
+        # The load balancer and this host's nginx both forward: the client is two hops away.
+        values["app_flask_env"] = {
+            "STACKGEN_MODEL_DIR": "bundle/model",
+            "STACKGEN_PROXY_HOPS": "2",
+            "STACKGEN_LOG_LEVEL": "INFO",
+            "STACKGEN_AUTH": "{{ 'on' if app_flask_api_tokens else 'off' }}",
+        }
+    return values
 
 
 def vault_example(spec: Spec) -> str:
@@ -192,7 +237,9 @@ def render(spec: Spec, out: Path) -> list[Path]:
         "deploy.yml": _entry(rel_root, "deploy.yml", "Deploy a new release"),
         "rollback.yml": _entry(rel_root, "rollback.yml", "Roll back to the previous release"),
         "inventory/hosts.yml": _dump(inventory(spec)),
-        "inventory/group_vars/all/main.yml": _dump(group_vars(spec)),
+        "inventory/group_vars/all/main.yml": _dump(
+            group_vars(spec, os.path.relpath(out.resolve() / "bundle", root / "playbooks"))
+        ),
         "inventory/group_vars/all/vault.yml.example": vault_example(spec),
         **({"inventory/group_vars/app/main.yml": _dump(app_group_vars(spec))} if spec.topology != "single" else {}),
         "compose.override.yml": _dump(
@@ -202,6 +249,7 @@ def render(spec: Spec, out: Path) -> list[Path]:
             }
         ),
         "README.md": readme(spec),
+        ".gitignore": "# The private CA (roles/pki): keep ca.key like a Vault secret, never in git.\ninventory/pki/\n",
     }
     written = []
     for relative, text in files.items():

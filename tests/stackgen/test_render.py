@@ -59,6 +59,7 @@ def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...],
         names = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
         balanced = combo[2] == "load-balanced"
         assert names == [
+            ".gitignore",
             "README.md",
             "ansible.cfg",
             "compose.override.yml",
@@ -72,7 +73,11 @@ def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...],
             "stack.yml",
         ], combo
         group_vars = yaml.safe_load((directory / "inventory/group_vars/all/main.yml").read_text())
-        secrets = {k: v for k, v in group_vars.items() if any(w in k for w in ("password", "secret", "token", "key"))}
+        secrets = {
+            k: v
+            for k, v in group_vars.items()
+            if any(w in k for w in ("password", "secret", "token", "key")) and not k.endswith("_file")  # paths
+        }
         assert secrets, combo
         assert all(isinstance(v, str) and v.startswith("{{ vault_") for v in secrets.values()), (combo, secrets)
         hosts = yaml.safe_load((directory / "inventory/hosts.yml").read_text())["all"]["children"]
@@ -81,10 +86,20 @@ def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...],
         # Traffic reaches a release only through its own host's nginx.
         site = group_vars["nginx_sites"][0]
         if balanced:
-            assert site["upstream"] == "{{ groups['app'] | map('regex_replace', '$', ':8000') | list }}", combo
+            assert site["upstream"] == "{{ groups['app'] | map('regex_replace', '$', ':8443') | list }}", combo
+            assert (site["upstream_tls"], group_vars["pki_enabled"]) == (True, True), combo
+            assert group_vars["pki_service_names"] == [group_vars["nginx_upstream_tls_name"]], combo
             app_vars = yaml.safe_load((directory / "inventory/group_vars/app/main.yml").read_text())
-            assert app_vars["nginx_http_port"] == 8000
+            assert (app_vars["nginx_tls_mode"], app_vars["nginx_https_port"]) == ("internal", 8443), combo
             assert app_vars["nginx_sites"][0]["app"] == "model"
+            assert app_vars["nginx_sites"][0]["lb_drain"] is True
+            assert app_vars[f"app_{combo[0]}_lb_hook"] == "lb_flag.yml"
+            if combo[1] == "postgresql":
+                # Only the app hosts' own addresses, over TLS verified against the private CA.
+                assert "10.0.0.0/8" not in str(group_vars["postgresql_allowed_networks"])
+                assert "groups['app']" in group_vars["postgresql_allowed_networks"]
+                assert group_vars["app_django_db_sslmode"] == "verify-full"
+                assert group_vars["postgresql_ssl_cert_file"] == "/etc/stackgen/pki/host.crt"
         else:
             assert (site["app"], "upstream" in site) == ("model", False), combo
 

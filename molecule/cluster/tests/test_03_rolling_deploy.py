@@ -1,0 +1,104 @@
+"""A rolling deploy of a new bundle under 8 clients: one app host at a time, each drained from
+the load balancer before its switch and restored after, migrations once for the cluster before
+the first switch, no request lost, and at every moment at least one app host serving. Check
+mode first: it reports the change and changes nothing."""
+
+from __future__ import annotations
+
+import re
+
+from fleet import APP_HOSTS, AUTH, INFER, RENDERED, Load, direct
+from hostcheck import ansible_playbook, build_bundle, socket_release
+
+RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+# Each app host's readiness, straight from the load balancer, every 0.2 s: 200 serving, 000 drained/down.
+SAMPLER = (
+    "while [ ! -e /tmp/sample.stop ]; do line=$(date +%s.%N);"
+    + "".join(
+        f" line=\"$line $(curl -s -o /dev/null -w '%{{http_code}}' --max-time 2"
+        f" --resolve app-tier.stackgen.internal:8443:{a} --cacert /etc/stackgen/pki/ca.crt"
+        " --cert /etc/stackgen/pki/host.crt --key /etc/stackgen/pki/host.key"
+        ' https://app-tier.stackgen.internal:8443/v2/health/ready)";'
+        for a in ("172.30.57.21", "172.30.57.22")
+    )
+    + ' echo "$line" >> /tmp/samples; sleep 0.2; done'
+)
+
+
+def task_results(output: str, task: str) -> dict[str, str]:
+    """host -> ok/changed/skipping for every run of a task (serial: one block per batch)."""
+    results: dict[str, str] = {}
+    for block in re.split(r"\n(?=TASK \[)", output):
+        if block.startswith(f"TASK [{task}]"):
+            for status, host in re.findall(r"^(ok|changed|skipping): \[([^\]]+)\]", block, re.M):
+                results[host] = status
+    return results
+
+
+def deploy(bundle: dict[str, object], *args: str):
+    return ansible_playbook("deploy.yml", "-e", f"app_django_bundle_dir={bundle['_dir']}", *args, directory=RENDERED)
+
+
+def test_check_mode_reports_a_new_bundle_and_changes_nothing(tmp_path, apps) -> None:
+    bundle = build_bundle(tmp_path, "--extra", "django")
+    live = [socket_release(app) for app in apps]
+    result = deploy(bundle, "--check")
+    assert result.returncode == 0, result.stdout[-4000:]
+    recap = {host: (int(changed), int(failed)) for host, _, changed, _, failed in RECAP.findall(result.stdout)}
+    assert set(recap) == set(APP_HOSTS) and all(c > 0 and f == 0 for c, f in recap.values()), recap
+    assert [socket_release(app) for app in apps] == live
+    for app in apps:
+        assert app.run("test -e /srv/model/bundles/%s", str(bundle["release"])).rc == 1
+
+
+def test_site_check_mode_reports_no_change() -> None:
+    result = ansible_playbook("site.yml", "--check", directory=RENDERED)
+    assert result.returncode == 0, result.stdout[-4000:]
+    recap = {host: (int(changed), int(failed)) for host, _, changed, _, failed in RECAP.findall(result.stdout)}
+    assert len(recap) == 4 and set(recap.values()) == {(0, 0)}, result.stdout[-4000:]
+
+
+def test_rolling_deploy_loses_no_request_and_always_keeps_a_host_serving(tmp_path, lb, apps, db) -> None:
+    bundle = build_bundle(tmp_path, "--extra", "django")
+    old = {socket_release(app) for app in apps}
+    assert len(old) == 1
+    lb.run("rm -f /tmp/samples /tmp/sample.stop")
+    lb.run("systemd-run --quiet --collect --unit=stackgen-sampler sh -c %s", SAMPLER)
+    try:
+        with Load(lb, clients=8, url=INFER, headers=AUTH) as load:
+            result = deploy(bundle)
+    finally:
+        lb.run("touch /tmp/sample.stop; sleep 1")
+    assert result.returncode == 0, result.stdout[-5000:]
+
+    # Both hosts serve the new release, and nothing else runs.
+    new = {socket_release(app) for app in apps}
+    assert len(new) == 1 and new != old and next(iter(new)).startswith(str(bundle["release"])), (old, new)
+    for app in APP_HOSTS:
+        assert direct(lb, app).headers["x-release-id"] == next(iter(new))
+
+    # No request lost; clients saw the old release, then the new one.
+    assert set(load.statuses) == {"200"}, load.statuses
+    assert set(load.releases) == old | new, load.releases
+
+    # Each host was drained once for its switch, never both at once.
+    samples = [line.split()[1:] for line in lb.run("cat /tmp/samples").stdout.splitlines()]
+    assert len(samples) > 20, samples
+    assert all("200" in pair for pair in samples), [p for p in samples if "200" not in p]
+    drained = [[pair[i] != "200" for pair in samples] for i in range(2)]
+    assert all(any(column) for column in drained), "a host was switched without being drained"
+    assert drained[0].index(True) < drained[1].index(True)  # host by host, app1 first
+
+    # Migrations (and the other database steps) ran on the first app host only, before its switch.
+    assert task_results(result.stdout, "app_django : Apply migrations") == {
+        "stackgen-cluster-app1": "ok",
+        "stackgen-cluster-app2": "skipping",
+    }, result.stdout[-5000:]
+
+    # A retried inference leaves one prediction-log row: one per (request id, body).
+    counts = db.run(
+        "runuser -u postgres -- psql -d model -tAc "
+        "'SELECT count(*), count(DISTINCT (request_id, input_digest)) FROM predictions_predictionlog'"
+    ).stdout.strip()
+    total, distinct = map(int, counts.split("|"))
+    assert total == distinct and total >= load.statuses["200"], (total, distinct, load.statuses)
