@@ -11,13 +11,21 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from .auth import check_bearer
 from .config import Config
 from .errors import ApiError, ArtifactError, UnsupportedMediaType
 from .handlers import Handlers
-from .messages import JSON, ApiRequest, ApiResponse, InferenceObserver, InferenceRecord, json_response
+from .messages import (
+    JSON,
+    ApiRequest,
+    ApiResponse,
+    InferenceObserver,
+    InferenceRecord,
+    ReadyCheck,
+    json_response,
+)
 from .metrics import Metrics
 from .routes import BY_NAME, Route
 from .service import ModelService
@@ -25,6 +33,8 @@ from .service import ModelService
 access_log = logging.getLogger("stackgen.access")
 error_log = logging.getLogger("stackgen.error")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# What an observer_required failure answers; the one required observer is Django's database log.
+UNRECORDED = "the prediction could not be recorded (database unavailable); retry later"
 
 
 class ModelAPI(Handlers):
@@ -34,9 +44,16 @@ class ModelAPI(Handlers):
         service: ModelService | None = None,
         metrics: Metrics | None = None,
         observer: InferenceObserver | None = None,
+        ready_checks: Sequence[ReadyCheck] = (),
+        observer_required: bool = False,
     ) -> None:
+        """``ready_checks`` join the model in /v2/health/ready. With ``observer_required``, an
+        answer the observer failed to record is replaced by a 503 (Django: every answered
+        prediction is in the log); otherwise the failure is only logged."""
         self.config = config
         self.observer = observer
+        self.observer_required = observer_required
+        self.ready_checks = tuple(ready_checks)
         self.service = service or ModelService(config.model_dir, config.max_batch, config.release_id)
         self.metrics = metrics or Metrics()
 
@@ -82,12 +99,17 @@ class ModelAPI(Handlers):
         finally:
             self.metrics.in_flight.dec()
         if route.protected and self.observer is not None:
-            self._observe(route, request, response, request_id, started)
+            recorded = self._observe(route, request, response, request_id, started)
+            # Only a successful answer is withheld: an error carries no prediction, and retrying
+            # it would fail the same way once the observer works again.
+            if not recorded and self.observer_required and response.status < 400:
+                response = json_response(503, {"error": UNRECORDED, "request_id": request_id})
         return self.finish(route.path, request, response, request_id, started)
 
     def _observe(
         self, route: Route, request: ApiRequest, response: ApiResponse, request_id: str, started: float
-    ) -> None:
+    ) -> bool:
+        """Hand the record to the observer; False when it failed (already logged)."""
         manifest = self.service.manifest
         record = InferenceRecord(
             request_id=request_id,
@@ -102,8 +124,10 @@ class ModelAPI(Handlers):
         try:
             assert self.observer is not None
             self.observer(record, request)
-        except Exception:  # an observer's failure must not fail the prediction it observes
+        except Exception:  # never a 500: the caller decides whether the answer still stands
             error_log.exception("inference observer failed", extra={"fields": {"request_id": request_id}})
+            return False
+        return True
 
     def error(self, status: int, message: str, request: ApiRequest, route: str = "unmatched") -> ApiResponse:
         """For requests the framework's router rejected (404, 405, body too large)."""

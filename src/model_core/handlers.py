@@ -6,12 +6,13 @@ metrics these methods use and wraps every call in the request lifecycle.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import ArtifactError, NotFound, NotReady
 from .manifest import Manifest
-from .messages import ApiRequest, ApiResponse, json_response
+from .messages import ApiRequest, ApiResponse, ReadyCheck, json_response
 from .openapi import build_openapi
 from .v1 import parse_mlflow, parse_v1
 from .v2 import HEADER_LENGTH, build_infer_response, parse_infer_request, parse_json_document
@@ -26,6 +27,7 @@ class Handlers:
     config: Config
     service: ModelService
     metrics: Metrics
+    ready_checks: Sequence[ReadyCheck]
 
     # -- model lookup ------------------------------------------------------------------
     def _manifest(self, name: str, version: str | None = None) -> Manifest:
@@ -44,9 +46,15 @@ class Handlers:
         return json_response(200, {"live": True})
 
     def on_ready(self, request: ApiRequest) -> ApiResponse:
-        if self.service.ready:
-            return json_response(200, {"ready": True})
-        return json_response(503, {"ready": False, "error": f"model is not ready: {self.service.error or 'loading'}"})
+        if not self.service.ready:
+            error = f"model is not ready: {self.service.error or 'loading'}"
+            return json_response(503, {"ready": False, "error": error})
+        # A host that cannot reach what inference needs must leave the load balancer's rotation too.
+        for check in self.ready_checks:
+            failure = check()
+            if failure is not None:
+                return json_response(503, {"ready": False, "error": failure})
+        return json_response(200, {"ready": True})
 
     def on_server_metadata(self, request: ApiRequest) -> ApiResponse:
         return json_response(

@@ -35,6 +35,8 @@ class InferenceRecord:
 
 
 InferenceObserver = Callable[[InferenceRecord, ApiRequest], None]
+# A dependency readiness also waits for (e.g. Django's database): None when fine, else a short reason.
+ReadyCheck = Callable[[], str | None]
 
 
 @dataclass

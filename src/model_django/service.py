@@ -9,6 +9,8 @@ from model_core import jsonlog
 from model_core.api import ModelAPI
 from model_core.config import Config
 
+from .database import database_ready
+
 
 @cache
 def get_api() -> ModelAPI:
@@ -17,4 +19,5 @@ def get_api() -> ModelAPI:
     # DRF authenticates and throttles the inference routes, so the core's own token check is off.
     config = dataclasses.replace(Config.from_env(), auth_enabled=False, api_tokens=())
     jsonlog.configure(config.log_level)
-    return ModelAPI(config, observer=record_prediction)
+    # Every answered prediction is in the log: without the database, inference answers 503.
+    return ModelAPI(config, observer=record_prediction, ready_checks=(database_ready,), observer_required=True)

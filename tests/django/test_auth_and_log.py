@@ -75,6 +75,19 @@ def test_each_inference_adds_exactly_one_log_row(authed: Client, token: str) -> 
     assert PredictionLog.objects.count() == 2
 
 
+def test_a_retried_request_is_logged_once(authed: Client) -> None:
+    # A load balancer retrying on a second host sends the same X-Request-ID and body.
+    first = post(authed, HTTP_X_REQUEST_ID="retried-1")
+    again = post(authed, HTTP_X_REQUEST_ID="retried-1")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert first.json() == again.json()
+    row = PredictionLog.objects.get()
+    assert (row.request_id, row.status, row.output) == ("retried-1", 200, [0, 1, 2, 2])
+    # Another body under the same id is another request.
+    assert post(authed, infer_body(GOLDEN_ROWS[:1]), HTTP_X_REQUEST_ID="retried-1").status_code == 200
+    assert PredictionLog.objects.filter(request_id="retried-1").count() == 2
+
+
 def test_sampling_rate_zero_logs_nothing(authed: Client, settings) -> None:
     settings.PREDICTION_LOG_SAMPLE_RATE = 0.0
     assert post(authed).status_code == 200

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -11,8 +13,11 @@ from rest_framework.views import exception_handler
 
 from model_core.messages import ApiRequest
 
+from ..database import drop_connection, first_line
 from ..service import get_api
 
+error_log = logging.getLogger("stackgen.error")
+DATABASE_UNAVAILABLE = "database unavailable; retry later"
 _MESSAGES = {
     exceptions.NotAuthenticated: "missing bearer token: send 'Authorization: Bearer <token>'",
     exceptions.AuthenticationFailed: "invalid bearer token",
@@ -20,9 +25,30 @@ _MESSAGES = {
 
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    response = exception_handler(exc, context)
-    if response is None:
-        return None  # unexpected: Django's 500 handler answers (JSON, see server_error)
+    if isinstance(exc, DatabaseError):
+        # Token lookup and the throttle's DatabaseCache run in DRF's initial(): a lost database
+        # there is an outage to retry after, not a bug (500).
+        error_log.error("database unavailable: %s", first_line(exc))
+        drop_connection()
+        response, message = Response(status=503), DATABASE_UNAVAILABLE
+    else:
+        drf_response = exception_handler(exc, context)
+        if drf_response is None:
+            return None  # unexpected: Django's 500 handler answers (JSON, see server_error)
+        response, message = drf_response, _message(exc, context)
+    response.data = {"error": message}
+    # Like every other answer: request id and release headers, one access-log line, metrics.
+    request = context["request"]
+    view = context.get("view")
+    route = getattr(getattr(view, "route", None), "path", "unmatched")
+    reply = get_api().error(response.status_code, message, _core_request(request), route)
+    for key, value in reply.headers.items():
+        if key != "Content-Type":
+            response[key] = value
+    return response
+
+
+def _message(exc: Exception, context: dict[str, Any]) -> str:
     message = _MESSAGES.get(type(exc))
     if message is None and isinstance(exc, exceptions.Throttled):
         message = f"too many requests; retry in {exc.wait:.0f} s" if exc.wait else "too many requests"
@@ -32,16 +58,7 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
     if message is None:
         detail = getattr(exc, "detail", str(exc))
         message = detail if isinstance(detail, str) else str(detail)
-    response.data = {"error": str(message)}
-    # Like every other answer: request id and release headers, one access-log line, metrics.
-    request = context["request"]
-    view = context.get("view")
-    route = getattr(getattr(view, "route", None), "path", "unmatched")
-    reply = get_api().error(response.status_code, str(message), _core_request(request), route)
-    for key, value in reply.headers.items():
-        if key != "Content-Type":
-            response[key] = value
-    return response
+    return str(message)
 
 
 def _core_request(request: HttpRequest) -> ApiRequest:

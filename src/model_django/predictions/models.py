@@ -42,6 +42,8 @@ class PredictionLog(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["model_name", "model_version"])]
+        # A retry of one request (same X-Request-ID, same body) on a second host is one row.
+        constraints = [models.UniqueConstraint(fields=["request_id", "input_digest"], name="one_log_row_per_request")]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.status}"

@@ -42,6 +42,40 @@ def env_float(name: str, default: str, low: float, high: float) -> float:
     return value
 
 
+def env_int(name: str, default: str, low: int) -> int:
+    raw = env(name, default)
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number (expected {low} or more)") from None
+    if value < low:
+        raise ImproperlyConfigured(f"{name}={value} is too small (expected {low} or more)")
+    return value
+
+
+def env_choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env(name, default)
+    if value not in allowed:
+        raise ImproperlyConfigured(f"{name}={value!r} is not allowed (expected one of {', '.join(allowed)})")
+    return value
+
+
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def postgresql_options() -> dict[str, Any]:
+    """libpq connection options: TLS to the database, and a connect timeout so that a vanished
+    database host fails a request (503) within seconds instead of hanging a worker."""
+    options: dict[str, Any] = {
+        "sslmode": env_choice("STACKGEN_DB_SSLMODE", "prefer", SSL_MODES),
+        "connect_timeout": env_int("STACKGEN_DB_CONNECT_TIMEOUT", "3", 1),
+    }
+    rootcert = os.environ.get("STACKGEN_DB_SSLROOTCERT", "")
+    if rootcert:  # otherwise libpq's default (~/.postgresql/root.crt) applies
+        options["sslrootcert"] = rootcert
+    return options
+
+
 def database(default_sqlite: Path) -> dict[str, Any]:
     """SQLite (kept under shared/state so it survives releases) unless PostgreSQL is configured."""
     engine = env("STACKGEN_DB_ENGINE", "sqlite")
@@ -57,5 +91,6 @@ def database(default_sqlite: Path) -> dict[str, Any]:
             "PORT": env("STACKGEN_DB_PORT", "5432"),
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": postgresql_options(),
         }
     raise ImproperlyConfigured(f"STACKGEN_DB_ENGINE={engine!r} is not allowed (expected sqlite or postgresql)")
