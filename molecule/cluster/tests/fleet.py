@@ -51,11 +51,11 @@ def direct(lb, app: str, path: str = "/v2/health/ready", *args: str):
     )
 
 
-def served(app_host, since: str) -> list[dict]:
-    """The requests the app host's nginx answered since ``since`` (its JSON access log)."""
+def served(app_host, since: str, uri: str | None = None) -> list[dict]:
+    """The requests (to ``uri``) the app host's nginx answered since ``since`` (its JSON access log)."""
     out = app_host.run("cat /var/log/nginx/access.log").stdout
     entries = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return [e for e in entries if e["time"] >= since]
+    return [e for e in entries if e["time"] >= since and uri in (None, e["uri"])]
 
 
 def host_time(host) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fleet import APP_HOSTS, AUTH, INFER, RENDERED, Load, direct
 from hostcheck import ansible_playbook, build_bundle, socket_release
 
@@ -15,7 +16,7 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
 SAMPLER = (
     "while [ ! -e /tmp/sample.stop ]; do line=$(date +%s.%N);"
     + "".join(
-        f" line=\"$line $(curl -s -o /dev/null -w '%{{http_code}}' --max-time 2"
+        f" line=\"$line $(curl -s -o /dev/null -w '%{{http_code}}' --max-time 2 -H 'Host: localhost'"
         f" --resolve app-tier.stackgen.internal:8443:{a} --cacert /etc/stackgen/pki/ca.crt"
         " --cert /etc/stackgen/pki/host.crt --key /etc/stackgen/pki/host.key"
         ' https://app-tier.stackgen.internal:8443/v2/health/ready)";'
@@ -26,21 +27,31 @@ SAMPLER = (
 
 
 def task_results(output: str, task: str) -> dict[str, str]:
-    """host -> ok/changed/skipping for every run of a task (serial: one block per batch)."""
+    """host -> ok/changed/skipping for every run of a task, whichever role ran it (serial: one
+    block per batch)."""
     results: dict[str, str] = {}
     for block in re.split(r"\n(?=TASK \[)", output):
-        if block.startswith(f"TASK [{task}]"):
+        if block.startswith("TASK [") and block.split("]", 1)[0].endswith(f" : {task}"):
             for status, host in re.findall(r"^(ok|changed|skipping): \[([^\]]+)\]", block, re.M):
                 results[host] = status
     return results
+
+
+def bundle_of(release: str) -> str:
+    return release.rsplit("-", 1)[0]
 
 
 def deploy(bundle: dict[str, object], *args: str):
     return ansible_playbook("deploy.yml", "-e", f"app_django_bundle_dir={bundle['_dir']}", *args, directory=RENDERED)
 
 
-def test_check_mode_reports_a_new_bundle_and_changes_nothing(tmp_path, apps) -> None:
-    bundle = build_bundle(tmp_path, "--extra", "django")
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """A new bundle of the Django service: check mode reports it, then the rolling deploy ships it."""
+    return build_bundle(tmp_path_factory.mktemp("next"), "--extra", "django")
+
+
+def test_check_mode_reports_a_new_bundle_and_changes_nothing(bundle, apps) -> None:
     live = [socket_release(app) for app in apps]
     result = deploy(bundle, "--check")
     assert result.returncode == 0, result.stdout[-4000:]
@@ -58,9 +69,8 @@ def test_site_check_mode_reports_no_change() -> None:
     assert len(recap) == 4 and set(recap.values()) == {(0, 0)}, result.stdout[-4000:]
 
 
-def test_rolling_deploy_loses_no_request_and_always_keeps_a_host_serving(tmp_path, lb, apps, db) -> None:
-    bundle = build_bundle(tmp_path, "--extra", "django")
-    old = {socket_release(app) for app in apps}
+def test_rolling_deploy_loses_no_request_and_always_keeps_a_host_serving(bundle, lb, apps, db) -> None:
+    old = {bundle_of(socket_release(app)) for app in apps}  # release ids are salted per host
     assert len(old) == 1
     lb.run("rm -f /tmp/samples /tmp/sample.stop")
     lb.run("systemd-run --quiet --collect --unit=stackgen-sampler sh -c %s", SAMPLER)
@@ -71,15 +81,15 @@ def test_rolling_deploy_loses_no_request_and_always_keeps_a_host_serving(tmp_pat
         lb.run("touch /tmp/sample.stop; sleep 1")
     assert result.returncode == 0, result.stdout[-5000:]
 
-    # Both hosts serve the new release, and nothing else runs.
-    new = {socket_release(app) for app in apps}
-    assert len(new) == 1 and new != old and next(iter(new)).startswith(str(bundle["release"])), (old, new)
-    for app in APP_HOSTS:
-        assert direct(lb, app).headers["x-release-id"] == next(iter(new))
+    # Both hosts serve the new bundle's release, and answer with its id.
+    live = [socket_release(app) for app in apps]
+    assert {bundle_of(r) for r in live} == {str(bundle["release"])}, (old, live)
+    for app, release in zip(APP_HOSTS, live, strict=True):
+        assert direct(lb, app).headers["x-release-id"] == release
 
-    # No request lost; clients saw the old release, then the new one.
+    # No request lost; clients saw the old bundle's releases, then the new one's.
     assert set(load.statuses) == {"200"}, load.statuses
-    assert set(load.releases) == old | new, load.releases
+    assert {bundle_of(r) for r in load.releases} == old | {str(bundle["release"])}, load.releases
 
     # Each host was drained once for its switch, never both at once.
     samples = [line.split()[1:] for line in lb.run("cat /tmp/samples").stdout.splitlines()]
@@ -90,7 +100,7 @@ def test_rolling_deploy_loses_no_request_and_always_keeps_a_host_serving(tmp_pat
     assert drained[0].index(True) < drained[1].index(True)  # host by host, app1 first
 
     # Migrations (and the other database steps) ran on the first app host only, before its switch.
-    assert task_results(result.stdout, "app_django : Apply migrations") == {
+    assert task_results(result.stdout, "Apply migrations") == {
         "stackgen-cluster-app1": "ok",
         "stackgen-cluster-app2": "skipping",
     }, result.stdout[-5000:]
