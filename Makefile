@@ -72,7 +72,7 @@ stack-test: $(STAMP) docker-ready ## the local Docker stack: stackgen up, infere
 
 test: lint unit molecule stack-test ## everything CI runs
 
-bench: $(MODEL_DIR)/manifest.json docker-ready bundle ## measure; prints and writes build/bench.json
+bench: $(MODEL_DIR)/manifest.json docker-ready bundle cluster-inventory ## measure; prints and writes build/bench.json
 	@command -v wrk >/dev/null || tools/apt-need.sh wrk
 	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --bundle-dir $(BUNDLE_DIR) --out build/bench.json
 

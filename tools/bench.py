@@ -1,6 +1,6 @@
 """Measure the stack; print the figures and write them as JSON (never asserted: tests assert behaviour).
 
-    python tools/bench.py [--duration 10] [--skip-host] [--out build/bench.json]
+    python tools/bench.py [--duration 10] [--skip-host] [--skip-cluster] [--skip-stack] [--out build/bench.json]
 
 Sections:
   in_process  predictions/s straight through ModelService (single row, batch of 64)
@@ -9,6 +9,9 @@ Sections:
   host        a throwaway systemd container converged by the real playbook: fresh converge,
               idempotent rerun and code-only deploy times; wrk through nginx and directly
               against gunicorn (same workers); PSS of the gunicorn processes
+  cluster     the same spec as one Django + PostgreSQL host and as a load-balanced cluster (load
+              balancer, 2 app hosts, PostgreSQL): fresh converge of each and the ratio; wrk
+              through the single host, and through the load balancer with two then one app host
   docker_stack  `stackgen up` to ready (cold: images built; warm: cached), image sizes
 Load goes to 127.0.0.1 only (container ports are published on loopback).
 """
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from bench_cluster import measure_cluster
 from bench_host import measure_host
 from bench_stack import measure_stack
 from loadgen import ROWS, free_port, infer_body, wait_ready, wrk
@@ -128,6 +132,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers for the loopback runs")
     parser.add_argument("--skip-host", action="store_true", help="skip the converged-host section (no Docker)")
     parser.add_argument("--skip-stack", action="store_true", help="skip the local Docker stack section")
+    parser.add_argument("--skip-cluster", action="store_true", help="skip the load-balanced cluster section")
     args = parser.parse_args()
     figures: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
@@ -142,6 +147,9 @@ def main() -> int:
     if not args.skip_host:
         step("converged host: a throwaway systemd container and the real playbooks")
         figures["host"] = measure_host(args.bundle_dir, args.duration, step)
+    if not args.skip_cluster:
+        step("cluster: single host vs load balancer with two app hosts (converge, wrk)")
+        figures["cluster"] = measure_cluster(args.duration, step)
     if not args.skip_stack:
         step("local Docker stack: stackgen up to ready, cold then warm; image sizes")
         figures["docker_stack"] = measure_stack(step)

@@ -30,6 +30,9 @@ TLS_MODE = {"none": "none", "self-signed": "selfsigned", "provided": "provided"}
 APP_HOST_PORT = 8443
 # The name the load balancer verifies every app host's certificate by (roles/pki adds it).
 APP_TIER_NAME = "app-tier.stackgen.internal"
+# Seconds the load balancer rests an app host after a failed attempt; a drained host's run waits
+# one more before the next host is drained.
+UPSTREAM_FAIL_TIMEOUT = 5
 PKI_DIR = "/etc/stackgen/pki"
 # The live release's collected static files (Django), served by nginx.
 STATIC_ROOT = "/srv/model/current/bundle/static"
@@ -90,10 +93,10 @@ def group_vars(spec: Spec, bundle_from_playbooks: str = "../bundle") -> dict[str
             {
                 # A private CA on the controller (inventory/pki) and a certificate per host.
                 "pki_enabled": True,
-                "pki_service_names": [APP_TIER_NAME],
                 "nginx_upstream_tls_name": APP_TIER_NAME,
                 # A vanished app host costs a retry after this long, not a client's request.
                 "nginx_proxy_connect_timeout": 2,
+                "nginx_upstream_fail_timeout": UPSTREAM_FAIL_TIMEOUT,
             }
         )
     if spec.tls == "provided":
@@ -154,10 +157,13 @@ def app_group_vars(spec: Spec) -> dict[str, Any]:
     if spec.framework == "django":
         site["static_root"] = STATIC_ROOT
     values: dict[str, Any] = {
+        # Only app hosts carry the name the load balancer verifies them by.
+        "pki_service_names": [APP_TIER_NAME],
         "nginx_tls_mode": "internal",
         "nginx_https_port": APP_HOST_PORT,
         "nginx_sites": [site],
         f"app_{spec.framework}_lb_hook": "lb_flag.yml",
+        "app_release_lb_settle_seconds": UPSTREAM_FAIL_TIMEOUT + 1,
     }
     if spec.framework == "flask":
         # The load balancer and this host's nginx both forward: the client is two hops away.

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from model_django.settings.env import database
+from model_django.settings.env import LIVENESS, database
 
 PRODUCTION_ENV = {  # what roles/app_django writes to shared/app.env
     "DJANGO_SETTINGS_MODULE": "model_django.settings.production",
@@ -69,7 +69,14 @@ def postgresql_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 def test_postgresql_options_defaults(postgresql_env: pytest.MonkeyPatch) -> None:
     settings = database(Path("/unused.sqlite3"))
-    assert settings["OPTIONS"] == {"sslmode": "prefer", "connect_timeout": 3}
+    assert settings["OPTIONS"] == {"sslmode": "prefer", "connect_timeout": 3, **LIVENESS}
+    assert LIVENESS == {
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 10000,
+    }
     assert (settings["CONN_MAX_AGE"], settings["CONN_HEALTH_CHECKS"]) == (60, True)
 
 
@@ -81,6 +88,7 @@ def test_postgresql_options_as_set(postgresql_env: pytest.MonkeyPatch) -> None:
         "sslmode": "verify-full",
         "sslrootcert": "/etc/stackgen/db-ca.pem",
         "connect_timeout": 5,
+        **LIVENESS,
     }
 
 

@@ -88,8 +88,9 @@ def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...],
         if balanced:
             assert site["upstream"] == "{{ groups['app'] | map('regex_replace', '$', ':8443') | list }}", combo
             assert (site["upstream_tls"], group_vars["pki_enabled"]) == (True, True), combo
-            assert group_vars["pki_service_names"] == [group_vars["nginx_upstream_tls_name"]], combo
             app_vars = yaml.safe_load((directory / "inventory/group_vars/app/main.yml").read_text())
+            assert "pki_service_names" not in group_vars, combo  # only app hosts carry the app-tier name
+            assert app_vars["pki_service_names"] == [group_vars["nginx_upstream_tls_name"]], combo
             assert (app_vars["nginx_tls_mode"], app_vars["nginx_https_port"]) == ("internal", 8443), combo
             assert app_vars["nginx_sites"][0]["app"] == "model"
             assert app_vars["nginx_sites"][0]["lb_drain"] is True

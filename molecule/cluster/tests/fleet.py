@@ -11,22 +11,24 @@ import time
 from pathlib import Path
 
 import testinfra
+import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common"))
 
 from hostcheck import REPO, Load, curl
 
+from stackgen.render import APP_HOST_PORT, APP_TIER_NAME, PKI_DIR
+
+SCENARIO = Path(__file__).resolve().parents[1]
 RENDERED = REPO / "build" / "cluster"
-TOKEN = "a" * 32  # molecule/cluster/vault.yml (alice)
+# Hosts, groups and fixed addresses as molecule.yml declares them; the token from vault.yml.
+PLATFORMS = yaml.safe_load((SCENARIO / "molecule.yml").read_text())["platforms"]
+ADDRESSES = {p["name"]: p["networks"][0]["ipv4_address"] for p in PLATFORMS}
+APP_HOSTS = tuple(p["name"] for p in PLATFORMS if "app" in p["groups"])
+TOKEN = yaml.safe_load((SCENARIO / "vault.yml").read_text())["vault_django_api_tokens"][0]["token"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 INFER = "https://localhost/v2/models/iris/infer"
-APP_HOSTS = ("stackgen-cluster-app1", "stackgen-cluster-app2")
-ADDRESSES = {
-    "stackgen-cluster-lb": "172.30.57.10",
-    "stackgen-cluster-app1": "172.30.57.21",
-    "stackgen-cluster-app2": "172.30.57.22",
-    "stackgen-cluster-db": "172.30.57.30",
-}
+INFER_PATH = "/v2/models/iris/infer"
 
 
 def get(name: str):
@@ -38,17 +40,16 @@ def direct(lb, app: str, path: str = "/v2/health/ready", *args: str):
     client certificate: what the load balancer itself would get from that host."""
     return curl(
         lb,
-        f"https://app-tier.stackgen.internal:8443{path}",
+        f"https://{APP_TIER_NAME}:{APP_HOST_PORT}{path}",
         "--resolve",
-        f"app-tier.stackgen.internal:8443:{ADDRESSES[app]}",
-        "--cacert",
-        "/etc/stackgen/pki/ca.crt",
-        "--cert",
-        "/etc/stackgen/pki/host.crt",
-        "--key",
-        "/etc/stackgen/pki/host.key",
+        f"{APP_TIER_NAME}:{APP_HOST_PORT}:{ADDRESSES[app]}",
+        *CLIENT_CERT,
         *args,
     )
+
+
+# The host's own certificate and key as curl options (the load balancer's: its client certificate).
+CLIENT_CERT = ("--cacert", f"{PKI_DIR}/ca.crt", "--cert", f"{PKI_DIR}/host.crt", "--key", f"{PKI_DIR}/host.key")
 
 
 def served(app_host, since: str, uri: str | None = None) -> list[dict]:
@@ -76,4 +77,4 @@ def wait_until(probe, seconds: float, step: float = 0.5) -> float:
     raise AssertionError(f"not within {seconds} s")
 
 
-__all__ = ["AUTH", "INFER", "RENDERED", "Load", "curl", "direct", "docker", "host_time", "served", "wait_until"]
+__all__ = ["Load", "curl"]  # re-exported for the tests

@@ -7,8 +7,10 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fleet import ADDRESSES, APP_HOSTS, AUTH, INFER, curl, direct, host_time, served
+from fleet import ADDRESSES, APP_HOSTS, AUTH, CLIENT_CERT, INFER, curl, direct, get, host_time, served
 from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, infer_body
+
+from stackgen.render import APP_HOST_PORT, APP_TIER_NAME
 
 
 def test_load_balancer_spreads_inference_over_both_app_hosts(lb, apps) -> None:
@@ -40,6 +42,10 @@ def test_app_host_answers_the_load_balancers_certificate(lb) -> None:
         assert (reply.exit_code, reply.status) == (0, 200), (app, reply)
 
 
+def get_other(app: str):
+    return get(next(other for other in APP_HOSTS if other != app))
+
+
 def test_app_hosts_refuse_everyone_else(db, lb) -> None:
     for app in APP_HOSTS:
         address = ADDRESSES[app]
@@ -60,6 +66,17 @@ def test_app_hosts_refuse_everyone_else(db, lb) -> None:
             address,
         )
         assert foreign.rc != 0 and foreign.stdout == "000", (app, foreign.rc, foreign.stdout)
+        # Certificates of the private CA that are not the load balancer's: the database host's own,
+        # and the other app host's (they may serve TLS, not act as its client).
+        for peer, name in ((db, "db"), (get_other(app), "other app host")):
+            own = curl(
+                peer,
+                f"https://{APP_TIER_NAME}:{APP_HOST_PORT}/v2/health/ready",
+                "--resolve",
+                f"{APP_TIER_NAME}:{APP_HOST_PORT}:{address}",
+                *CLIENT_CERT,
+            )
+            assert (own.exit_code != 0, own.status) == (True, 0), (app, name, own)
         # No plain HTTP port and no gunicorn port at all.
         for port in (80, 8000):
             plain = db.run("curl -s --max-time 10 -o /dev/null http://%s:%s/", address, str(port))
@@ -123,9 +140,17 @@ def test_database_admits_only_the_app_hosts_over_tls(db) -> None:
 
 def test_app_host_verifies_the_database_certificate(apps) -> None:
     for app in apps:
-        env = app.run("cat /srv/model/current/app.env").stdout
-        assert 'STACKGEN_DB_SSLMODE="verify-full"' in env.splitlines()
-        assert 'STACKGEN_DB_SSLROOTCERT="/etc/stackgen/pki/ca.crt"' in env.splitlines()
+        # Only these lines: the file holds secrets, and test output is logged.
+        env = app.run("grep -E '^STACKGEN_DB_SSL' /srv/model/current/app.env").stdout.splitlines()
+        assert env == ['STACKGEN_DB_SSLMODE="verify-full"', 'STACKGEN_DB_SSLROOTCERT="/etc/stackgen/pki/ca.crt"']
+        # verify-full checks the name: the database's address under a name its certificate lacks
+        # (Docker's network-qualified alias) is refused before any password is sent.
+        wrong_name = app.run(
+            "/srv/model/current/bundle/venv/bin/python -c "
+            "\"import psycopg; psycopg.connect(host='stackgen-cluster-db.stackgen-cluster', dbname='model', "
+            "user='model', sslmode='verify-full', sslrootcert='/etc/stackgen/pki/ca.crt', connect_timeout=5)\""
+        )
+        assert wrong_name.rc == 1 and "does not match host name" in wrong_name.stderr, wrong_name.stderr[-500:]
         # Without TLS the database refuses the app host before any password is asked.
         plain = app.run(
             "/srv/model/current/bundle/venv/bin/python -c "
@@ -136,13 +161,19 @@ def test_app_host_verifies_the_database_certificate(apps) -> None:
 
 
 def test_host_certificates_and_keys(lb, apps, db) -> None:
-    for host in (lb, *apps, db):
+    # Only the load balancer may be a client of the app tier; only app hosts carry its name.
+    expected = {"lb": ("TLS Web Client Authentication", False), "app": ("TLS Web Server Authentication", True)}
+    expected["db"] = ("TLS Web Server Authentication", False)
+    for role, host in (("lb", lb), ("app", apps[0]), ("app", apps[1]), ("db", db)):
         key = host.file("/etc/stackgen/pki/host.key")
         assert (key.user, key.group, key.mode) == ("root", "ssl-cert", 0o640)
         cert = host.file("/etc/stackgen/pki/host.crt")
         assert (cert.user, cert.mode) == ("root", 0o644)
-        text = host.run("openssl x509 -in /etc/stackgen/pki/host.crt -noout -ext subjectAltName -enddate").stdout
-        assert "app-tier.stackgen.internal" in text
+        text = host.run(
+            "openssl x509 -in /etc/stackgen/pki/host.crt -noout -ext extendedKeyUsage,subjectAltName"
+        ).stdout
+        usage = text.split("Extended Key Usage:", 1)[1].splitlines()[1].strip()
+        assert (usage, APP_TIER_NAME in text) == expected[role], (role, text)
         end = host.run("openssl x509 -in /etc/stackgen/pki/host.crt -noout -enddate").stdout.strip()
         ends = datetime.strptime(end.removeprefix("notAfter="), "%b %d %H:%M:%S %Y %Z").replace(tzinfo=UTC)
         days = (ends - datetime.now(UTC)).days

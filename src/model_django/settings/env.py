@@ -63,12 +63,25 @@ def env_choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
 SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
+# An established connection to a database host that vanished (partition, power loss) sends no
+# FIN: without these a query would wait for TCP's own timeouts (minutes) and gunicorn would kill
+# the worker. With them the query fails within about 10 s and the request answers 503.
+LIVENESS = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10000,
+}
+
+
 def postgresql_options() -> dict[str, Any]:
     """libpq connection options: TLS to the database, and a connect timeout so that a vanished
     database host fails a request (503) within seconds instead of hanging a worker."""
     options: dict[str, Any] = {
         "sslmode": env_choice("STACKGEN_DB_SSLMODE", "prefer", SSL_MODES),
         "connect_timeout": env_int("STACKGEN_DB_CONNECT_TIMEOUT", "3", 1),
+        **LIVENESS,
     }
     rootcert = os.environ.get("STACKGEN_DB_SSLROOTCERT", "")
     if rootcert:  # otherwise libpq's default (~/.postgresql/root.crt) applies
