@@ -111,9 +111,10 @@ def _single_deployment(tmp: Path) -> Path:
 
 
 def _load(port: int, seconds: int, token: str) -> dict[str, Any]:
-    url = f"https://127.0.0.1:{port}/v2/models/iris/infer"
+    # By name: the default server refuses TLS handshakes without a known server name (SNI).
+    url = f"https://localhost:{port}/v2/models/iris/infer"
     headers = {"Host": "localhost", "Authorization": f"Bearer {token}"}
-    wait_ready(f"https://127.0.0.1:{port}/v2/health/ready", 60, {"Host": "localhost"})
+    wait_ready(f"https://localhost:{port}/v2/health/ready", 60, {"Host": "localhost"})
     return {"single_row": wrk(url, infer_body(1), seconds, headers=headers)}
 
 
