@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from bench_host import wait_booted
 from loadgen import free_port, infer_body, wait_ready, wrk
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,17 +55,6 @@ def _start(name: str, address: str, port: int | None) -> None:
         "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--stop-signal", "SIGRTMIN+3",
         *publish, "stackgen/systemd:bookworm", "/lib/systemd/systemd",
     )  # fmt: skip
-
-
-def _booted(name: str) -> None:
-    for _ in range(60):
-        state = subprocess.run(
-            ["docker", "exec", name, "systemctl", "is-system-running"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-        if state in ("running", "degraded"):
-            return
-        time.sleep(1)
-    raise SystemExit(f"bench: systemd did not boot in {name}")
 
 
 def _inventory(directory: Path, names: list[str], group_vars: Path) -> Path:
@@ -132,7 +122,7 @@ def measure_cluster(seconds: int, step: Callable[[str], None]) -> dict[str, Any]
             tmp = Path(tmp_name)
             step("single Django + PostgreSQL host: fresh converge (site.yml)")
             _start("stackgen-benchs", HOSTS["stackgen-benchs"][1], single_port)
-            _booted("stackgen-benchs")
+            wait_booted("stackgen-benchs")
             single = _single_deployment(tmp)
             inventory = _inventory(tmp / "single-inv", ["stackgen-benchs"], single / "inventory" / "group_vars")
             figures["single_host_converge_s"] = _converge(single, inventory)
@@ -145,7 +135,7 @@ def measure_cluster(seconds: int, step: Callable[[str], None]) -> dict[str, Any]
             for name in names:
                 _start(name, HOSTS[name][1], lb_port if name.endswith("-lb") else None)
             for name in names:
-                _booted(name)
+                wait_booted(name)
             group_vars = CLUSTER / "inventory" / "group_vars"
             inventory = _inventory(tmp / "cluster-inv", names, group_vars)
             figures["cluster_converge_s"] = _converge(CLUSTER, inventory)

@@ -90,14 +90,19 @@ def _start_container(nginx_port: int) -> None:
         "stackgen/systemd:bookworm",
         "/lib/systemd/systemd",
     )
+    wait_booted(NAME)
+
+
+def wait_booted(name: str) -> None:
+    """Until systemd in the container reports running (degraded counts: a unit may fail)."""
     for _ in range(60):
         state = subprocess.run(
-            ["docker", "exec", NAME, "systemctl", "is-system-running"], capture_output=True, text=True, check=False
+            ["docker", "exec", name, "systemctl", "is-system-running"], capture_output=True, text=True, check=False
         ).stdout.strip()
         if state in ("running", "degraded"):
             return
         time.sleep(1)
-    raise SystemExit("bench: systemd did not boot in the bench container")
+    raise SystemExit(f"bench: systemd did not boot in {name}")
 
 
 def _gunicorn_memory() -> dict[str, Any]:

@@ -15,7 +15,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common"))
 
-from hostcheck import REPO, Load, curl
+from hostcheck import GOLDEN_ROWS, REPO, Load, curl, infer_body
 
 from stackgen.render import APP_HOST_PORT, APP_TIER_NAME, PKI_DIR
 
@@ -33,6 +33,14 @@ INFER_PATH = "/v2/models/iris/infer"
 
 def get(name: str):
     return testinfra.get_host(f"ansible://{name}?ansible_inventory={os.environ['MOLECULE_INVENTORY_FILE']}")
+
+
+def infer(lb, request_id: str | None = None):
+    """The golden inference through the load balancer, with the test token (and a request id)."""
+    headers = ["-H", f"Authorization: {AUTH['Authorization']}"]
+    if request_id:
+        headers += ["-H", f"X-Request-ID: {request_id}"]
+    return curl(lb, INFER, *headers, data=infer_body(GOLDEN_ROWS))
 
 
 def direct(lb, app: str, path: str = "/v2/health/ready", *args: str):

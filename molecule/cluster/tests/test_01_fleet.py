@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fleet import ADDRESSES, APP_HOSTS, AUTH, CLIENT_CERT, INFER, curl, direct, get, host_time, served
-from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, infer_body
+from fleet import ADDRESSES, APP_HOSTS, CLIENT_CERT, curl, direct, get, host_time, infer, served
+from hostcheck import GOLDEN_LABELS
 
 from stackgen.render import APP_HOST_PORT, APP_TIER_NAME
 
@@ -17,15 +17,7 @@ def test_load_balancer_spreads_inference_over_both_app_hosts(lb, apps) -> None:
     since = host_time(lb)
     tag = uuid.uuid4().hex[:12]
     for n in range(12):
-        reply = curl(
-            lb,
-            INFER,
-            "-H",
-            f"Authorization: {AUTH['Authorization']}",
-            "-H",
-            f"X-Request-ID: {tag}-{n}",
-            data=infer_body(GOLDEN_ROWS),
-        )
+        reply = infer(lb, f"{tag}-{n}")
         assert reply.status == 200, (reply.status, reply.body)
         assert [o["data"] for o in reply.json()["outputs"] if o["name"] == "label"] == [GOLDEN_LABELS]
     per_host = [

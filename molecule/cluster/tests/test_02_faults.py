@@ -6,12 +6,8 @@ from __future__ import annotations
 
 import time
 
-from fleet import AUTH, INFER, INFER_PATH, Load, curl, direct, docker, host_time, served, wait_until
-from hostcheck import GOLDEN_ROWS, infer_body, socket_release
-
-
-def infer(lb):
-    return curl(lb, INFER, "-H", f"Authorization: {AUTH['Authorization']}", data=infer_body(GOLDEN_ROWS))
+from fleet import AUTH, INFER, INFER_PATH, Load, curl, direct, docker, host_time, infer, served, wait_until
+from hostcheck import socket_release
 
 
 def test_lost_database_answers_503_and_recovers(lb, db) -> None:

@@ -9,8 +9,8 @@ import re
 import uuid
 
 import pytest
-from fleet import ADDRESSES, APP_HOSTS, AUTH, CLIENT_CERT, INFER, RENDERED, Load, curl, direct
-from hostcheck import GOLDEN_ROWS, ansible_playbook, build_bundle, infer_body, socket_release
+from fleet import ADDRESSES, APP_HOSTS, AUTH, CLIENT_CERT, INFER, RENDERED, Load, direct, infer
+from hostcheck import ansible_playbook, build_bundle, socket_release
 
 from stackgen.render import APP_HOST_PORT, APP_TIER_NAME
 
@@ -123,15 +123,7 @@ def test_a_retried_inference_leaves_one_prediction_log_row(lb, db) -> None:
     logged once."""
     request_id = f"retry-{uuid.uuid4().hex}"
     for _ in range(2):
-        reply = curl(
-            lb,
-            INFER,
-            "-H",
-            f"Authorization: {AUTH['Authorization']}",
-            "-H",
-            f"X-Request-ID: {request_id}",
-            data=infer_body(GOLDEN_ROWS),
-        )
+        reply = infer(lb, request_id)
         assert reply.status == 200, (reply.status, reply.body)
     query = f"SELECT count(*) FROM predictions_predictionlog WHERE request_id = '{request_id}'"
     rows = db.run("runuser -u postgres -- psql -d model -tAc %s", query).stdout.strip()
