@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import ArtifactError, NotFound, NotReady
+from .jsonbody import JsonBody, JsonPath, rows_at
 from .manifest import Manifest
 from .messages import ApiRequest, ApiResponse, ReadyCheck, json_response
 from .openapi import build_openapi
-from .v1 import parse_mlflow, parse_v1
-from .v2 import HEADER_LENGTH, build_infer_response, parse_infer_request, parse_json_document
+from .tensors import check_batch
+from .v1 import MLFLOW_ROWS, V1_ROWS, parse_mlflow, parse_v1
+from .v2 import HEADER_LENGTH, build_infer_response, parse_infer_request
 
 if TYPE_CHECKING:
     from .config import Config
@@ -95,7 +97,7 @@ class Handlers:
     def on_v2_infer(self, request: ApiRequest, name: str, version: str | None = None) -> ApiResponse:
         manifest = self._manifest(name, version)
         self.service.require_ready()
-        parsed = parse_infer_request(request.body, request.headers(HEADER_LENGTH), manifest)
+        parsed = parse_infer_request(request.body, request.headers(HEADER_LENGTH), manifest, self.service.max_batch)
         parsed.rows = self.service.validate_rows(parsed.rows, "inputs[0]")
         results = self.service.predict(parsed.rows)
         request.notes["predictions"] = results[0].tolist()
@@ -119,14 +121,27 @@ class Handlers:
     def on_v1_predict(self, request: ApiRequest, name: str) -> ApiResponse:
         manifest = self._manifest(name)
         self.service.require_ready()
-        rows = self.service.validate_rows(parse_v1(parse_json_document(request.body), manifest), "instances")
+        document = self._decode_batch(request.body, V1_ROWS, "instances")
+        rows = self.service.validate_rows(parse_v1(document, manifest), "instances")
         return json_response(200, {"predictions": self._predictions(request, rows)})
 
     def on_invocations(self, request: ApiRequest) -> ApiResponse:
         manifest = self._manifest(self.service.read_manifest().name)
         self.service.require_ready()
-        rows = self.service.validate_rows(parse_mlflow(parse_json_document(request.body), manifest), "inputs")
+        document = self._decode_batch(request.body, MLFLOW_ROWS, "inputs")
+        rows = self.service.validate_rows(parse_mlflow(document, manifest), "inputs")
         return json_response(200, {"predictions": self._predictions(request, rows)})
+
+    def _decode_batch(self, body: bytes, row_paths: Sequence[JsonPath], field: str) -> Any:
+        """Decode a body whose rows sit at one of ``row_paths``, refusing too many rows before
+        decoding when the raw bytes tell, else before any per-row work."""
+        raw = JsonBody(body)
+        for path in row_paths:
+            check_batch(raw.rows(path), self.service.max_batch, field)
+        document = raw.decode()
+        for path in row_paths:
+            check_batch(rows_at(document, path), self.service.max_batch, field)
+        return document
 
     def _predictions(self, request: ApiRequest, rows: Any) -> list[Any]:
         # V1 and MLflow clients expect one prediction per row: the first manifest output.

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ArtifactError, BadRequest, NotReady, PayloadTooLarge
+from .errors import ArtifactError, BadRequest, NotReady
 from .loaders import Predictor, get_loader
 from .manifest import Manifest, load_manifest, verify_artifact
+from .tensors import check_batch
 
 log = logging.getLogger("stackgen.model")
 
@@ -98,8 +99,7 @@ class ModelService:
             raise BadRequest(f"{field}: expected {n} features per row, got {rows.shape[1]}")
         if rows.shape[0] == 0:
             raise BadRequest(f"{field}: expected at least one row")
-        if rows.shape[0] > self.max_batch:
-            raise PayloadTooLarge(f"{field}: {rows.shape[0]} rows exceed the maximum batch of {self.max_batch}")
+        check_batch(rows.shape[0], self.max_batch, field)
         if not np.all(np.isfinite(rows)):
             raise BadRequest(f"{field}: values must be finite numbers (no NaN or Infinity)")
         if np.any(np.abs(rows) > MAX_ABS_INPUT):

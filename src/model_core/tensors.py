@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import BadRequest
+from .errors import BadRequest, PayloadTooLarge
 
 NUMERIC_DTYPES: dict[str, str] = {
     "BOOL": "?",
@@ -23,6 +23,15 @@ NUMERIC_DTYPES: dict[str, str] = {
     "FP64": "<f8",
 }
 _NUMPY_TO_V2 = {np.dtype(v).str: k for k, v in NUMERIC_DTYPES.items()}
+# numpy refuses more than 64 dimensions with a bare ValueError; bodies nest at most
+# jsonbody.MAX_DEPTH levels, so this only guards callers that skip the body's decoder.
+MAX_DIMENSIONS = 32
+
+
+def check_batch(rows: int | None, limit: int | None, field: str) -> None:
+    """The row limit, checked wherever the row count is first known (None: not known yet)."""
+    if rows is not None and limit is not None and rows > limit:
+        raise PayloadTooLarge(f"{field}: {rows} rows exceed the maximum batch of {limit}")
 
 
 def v2_datatype(array: np.ndarray) -> str:
@@ -42,30 +51,43 @@ def rows_from_json(data: Any, field: str) -> np.ndarray:
     """Nested lists of numbers → float64 array; anything ragged or non-numeric is a 400."""
     if not isinstance(data, list):
         raise BadRequest(f"{field}: expected a list of rows, got {type(data).__name__}")
+    dimensions, first = 1, data
+    while first and isinstance(first[0], list):
+        dimensions, first = dimensions + 1, first[0]
+    if dimensions > MAX_DIMENSIONS:
+        raise BadRequest(f"{field}: {dimensions} dimensions exceed the limit of {MAX_DIMENSIONS}")
     _check_rectangular(data, field)
-    return np.asarray(data, dtype=np.float64)
+    try:
+        return np.asarray(data, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64, e.g. 10**400
+        raise BadRequest(f"{field}: a value is out of range for float64") from None
 
 
 def _check_rectangular(data: list[Any], field: str) -> None:
-    # Walk once so that ragged or mixed input fails with a message, not a numpy error.
-    stack: list[tuple[Any, str]] = [(data, field)]
+    # Walk once so that ragged or mixed input fails with a message, not a numpy error. Siblings
+    # are compared for a precise message; the per-depth records also catch cousins that differ
+    # ([[1], [[2]]] or [[[]], [[1]]]), which numpy refuses with a bare ValueError.
+    stack: list[tuple[list[Any], str, int]] = [(data, field, 0)]
+    lengths: dict[int, int] = {}
+    nested: dict[int, bool] = {}
     while stack:
-        node, where = stack.pop()
-        if isinstance(node, list):
-            kinds = {isinstance(item, list) for item in node}
-            if len(kinds) > 1:
-                raise BadRequest(f"{where}: mixes lists and scalars")
-            if kinds == {True}:
-                lengths = {len(item) for item in node}
-                if len(lengths) > 1:
-                    raise BadRequest(f"{where}: rows have different lengths {sorted(lengths)}")
-                stack.extend((item, f"{where}[{i}]") for i, item in enumerate(node))
-            else:
-                for i, item in enumerate(node):
-                    if not _is_number(item):
-                        raise BadRequest(f"{where}[{i}]: expected a number, got {json_type(item)}")
-        elif not _is_number(node):
-            raise BadRequest(f"{where}: expected a number, got {json_type(node)}")
+        node, where, depth = stack.pop()
+        kinds = {isinstance(item, list) for item in node}
+        if len(kinds) > 1:
+            raise BadRequest(f"{where}: mixes lists and scalars")
+        if lengths.setdefault(depth, len(node)) != len(node):
+            raise BadRequest(f"{where}: {len(node)} elements where other rows have {lengths[depth]}")
+        if kinds and nested.setdefault(depth, True in kinds) != (True in kinds):
+            raise BadRequest(f"{where}: mixes lists and scalars at the same depth as other rows")
+        if kinds == {True}:
+            sizes = {len(item) for item in node}
+            if len(sizes) > 1:
+                raise BadRequest(f"{where}: rows have different lengths {sorted(sizes)}")
+            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(node))
+        else:
+            for i, item in enumerate(node):
+                if not _is_number(item):
+                    raise BadRequest(f"{where}[{i}]: expected a number, got {json_type(item)}")
 
 
 def json_type(value: Any) -> str:
@@ -106,10 +128,18 @@ def flat_values(data: Any, datatype: str, field: str) -> np.ndarray:
     kind = NUMERIC_DTYPES[datatype]
     if kind[1] in "iu" and not all(isinstance(v, int) for v in flat):
         raise BadRequest(f"{field}: datatype {datatype} expects integers")
+    out_of_range = BadRequest(f"{field}: a value is out of range for datatype {datatype}")
     try:
-        return np.asarray(flat, dtype=kind)
+        with np.errstate(over="ignore"):
+            values = np.asarray(flat, dtype=kind)
     except OverflowError:
-        raise BadRequest(f"{field}: a value is out of range for datatype {datatype}") from None
+        raise out_of_range from None
+    # FP16 and FP32 turn a finite number too large for them into infinity without complaint.
+    if kind[1] == "f" and not np.all(np.isfinite(values)):
+        wide = np.asarray(flat, dtype=np.float64)
+        if np.any(np.isfinite(wide) & ~np.isfinite(values)):
+            raise out_of_range
+    return values
 
 
 def as_json_list(array: np.ndarray) -> list[Any]:

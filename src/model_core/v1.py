@@ -7,8 +7,13 @@ from typing import Any
 import numpy as np
 
 from .errors import BadRequest
+from .jsonbody import JsonPath
 from .manifest import Manifest
 from .tensors import json_type, rows_from_json
+
+# Where each body format keeps its rows, so the row limit can be checked before parsing them.
+V1_ROWS: tuple[JsonPath, ...] = (("instances",),)
+MLFLOW_ROWS: tuple[JsonPath, ...] = (("dataframe_split", "data"), ("dataframe_records",), ("instances",), ("inputs",))
 
 
 def rows_from_records(records: list[Any], manifest: Manifest, field: str) -> np.ndarray:

@@ -4,17 +4,21 @@ including the binary tensor data extension."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from .errors import BadRequest
+from .jsonbody import JsonBody, rows_at
 from .manifest import Manifest
-from .tensors import NUMERIC_DTYPES, as_json_list, flat_values, json_type
+from .tensors import NUMERIC_DTYPES, as_json_list, check_batch, flat_values, json_type
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 BINARY_CONTENT_TYPE = "application/octet-stream"
+# Plain ASCII digits: int() would also take " 12", "+12" and "1_2".
+_DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 @dataclass
@@ -25,27 +29,34 @@ class InferRequest:
 
 
 def parse_json_document(raw: bytes, what: str = "body") -> Any:
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadRequest(f"malformed JSON in request {what}: {exc}") from None
+    return JsonBody(raw, what).decode()
 
 
 def _header_length(value: str | None, body_size: int) -> int | None:
     if value is None:
         return None
-    try:
-        length = int(value)
-    except ValueError:
-        raise BadRequest(f"{HEADER_LENGTH}: expected an integer, got {value!r}") from None
+    value = value.strip(" \t")  # optional whitespace around a field value is not part of it (RFC 9110)
+    if not _DIGITS.fullmatch(value):
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise BadRequest(f"{HEADER_LENGTH}: expected a decimal integer, got {shown!r}")
+    length = int(value)
     if not 0 < length <= body_size:
         raise BadRequest(f"{HEADER_LENGTH}: {length} is outside the body of {body_size} bytes")
     return length
 
 
-def parse_infer_request(body: bytes, header_length: str | None, manifest: Manifest) -> InferRequest:
+def parse_infer_request(
+    body: bytes, header_length: str | None, manifest: Manifest, max_rows: int | None = None
+) -> InferRequest:
+    """``max_rows`` is checked against the declared shape (and nested rows) before decoding."""
     length = _header_length(header_length, len(body))
-    document = parse_json_document(body if length is None else body[:length])
+    header = JsonBody(body if length is None else body[:length], "body" if length is None else "JSON header")
+    # The same row checks as _input_rows, answered from the raw bytes when the body is large.
+    shape = header.small_value(("inputs", 0, "shape"))
+    if isinstance(shape, list) and len(shape) == 2 and all(map(_is_count, shape)) and shape[1] == manifest.n_features:
+        check_batch(shape[0], max_rows, "inputs[0]")
+    check_batch(header.rows(("inputs", 0, "data")), max_rows, "inputs[0]")
+    document = header.decode()
     binary = b"" if length is None else body[length:]
     if not isinstance(document, dict):
         raise BadRequest(f"request body: expected a JSON object, got {json_type(document)}")
@@ -61,7 +72,7 @@ def parse_infer_request(body: bytes, header_length: str | None, manifest: Manife
         raise BadRequest(
             f"inputs: model {manifest.name} takes exactly one input ({expected.name!r}), got {len(inputs)}"
         )
-    rows = _input_rows(inputs[0], "inputs[0]", manifest, binary)
+    rows = _input_rows(inputs[0], "inputs[0]", manifest, binary, max_rows)
     default_binary = _flag(parameters, "binary_data_output", "parameters")
     return InferRequest(rows, request_id, _requested_outputs(document, manifest, default_binary))
 
@@ -80,7 +91,11 @@ def _flag(parameters: dict[str, Any], key: str, where: str) -> bool:
     return value
 
 
-def _input_rows(tensor: Any, where: str, manifest: Manifest, binary: bytes) -> np.ndarray:
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _input_rows(tensor: Any, where: str, manifest: Manifest, binary: bytes, max_rows: int | None) -> np.ndarray:
     spec = manifest.inputs[0]
     if not isinstance(tensor, dict):
         raise BadRequest(f"{where}: expected an object with name, shape, datatype and data")
@@ -95,14 +110,13 @@ def _input_rows(tensor: Any, where: str, manifest: Manifest, binary: bytes) -> n
         )
     shape = tensor.get("shape")
     n = manifest.n_features
-    if (
-        not isinstance(shape, list)
-        or len(shape) != 2
-        or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)
-    ):
-        raise BadRequest(f"{where}.shape: expected [rows, {n}], got {json.dumps(shape)}")
+    if not isinstance(shape, list) or len(shape) != 2 or not all(_is_count(d) for d in shape):
+        raise BadRequest(f"{where}.shape: expected [rows, {n}], got {_shown(shape)}")
     if shape[1] != n:
         raise BadRequest(f"{where}.shape: expected {n} features per row (shape [rows, {n}]), got {shape}")
+    check_batch(shape[0], max_rows, where)  # before any per-value work on data
+    if max_rows is not None and isinstance(tensor.get("data"), list) and len(tensor["data"]) > max_rows:
+        check_batch(rows_at(tensor, ("data",)), max_rows, where)
     parameters = _parameters(tensor, f"{where}.parameters")
     size = parameters.get("binary_data_size")
     if size is not None:
@@ -114,6 +128,11 @@ def _input_rows(tensor: Any, where: str, manifest: Manifest, binary: bytes) -> n
     if values.size != shape[0] * shape[1]:
         raise BadRequest(f"{where}.data: shape {shape} needs {shape[0] * shape[1]} values, got {values.size}")
     return values.astype(np.float64).reshape(shape[0], shape[1])
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def _binary_values(size: Any, datatype: str, binary: bytes, where: str) -> np.ndarray:
