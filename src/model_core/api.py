@@ -13,9 +13,9 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from .auth import check_bearer
+from .auth import CHALLENGE, check_bearer
 from .config import Config
-from .errors import ApiError, ArtifactError, UnsupportedMediaType
+from .errors import ApiError, ArtifactError, Unauthorized, UnsupportedMediaType
 from .handlers import Handlers
 from .messages import (
     JSON,
@@ -26,7 +26,7 @@ from .messages import (
     ReadyCheck,
     json_response,
 )
-from .metrics import Metrics
+from .metrics import UNMATCHED, Metrics
 from .routes import BY_NAME, Route
 from .service import ModelService
 
@@ -93,6 +93,8 @@ class ModelAPI(Handlers):
             response = self._dispatch(route, request, params)
         except ApiError as exc:
             response = json_response(exc.status, {"error": exc.message})
+            if isinstance(exc, Unauthorized):  # RFC 9110 §15.5.2: a 401 names its scheme
+                response.headers["WWW-Authenticate"] = CHALLENGE
         except Exception:
             error_log.exception("unhandled error", extra={"fields": {"request_id": request_id, "route": route.path}})
             response = json_response(500, {"error": "internal server error", "request_id": request_id})
@@ -129,8 +131,9 @@ class ModelAPI(Handlers):
             return False
         return True
 
-    def error(self, status: int, message: str, request: ApiRequest, route: str = "unmatched") -> ApiResponse:
-        """For requests the framework's router rejected (404, 405, body too large)."""
+    def error(self, status: int, message: str, request: ApiRequest, route: str = UNMATCHED) -> ApiResponse:
+        """For requests the framework's router rejected (404, 405, body too large). ``route`` is
+        a route-table template (``Route.path``), never the request's own path."""
         started = time.perf_counter()
         return self.finish(route, request, json_response(status, {"error": message}), self.request_id(request), started)
 

@@ -6,12 +6,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from .auth import is_acceptable_token
 from .errors import ConfigError
 
 PREFIX = "STACKGEN_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOAD_MODES = ("sync", "background", "none")
+AdapterAuth = Literal["off", "required", "optional"]  # optional: anonymous callers are served too
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,11 @@ class Config:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     release_id: str = ""
     load_mode: str = "sync"
+    # An adapter that authenticates and throttles the protected routes itself (Django's DRF)
+    # says so here for the OpenAPI document; never from the environment, and the core then
+    # checks no token itself (auth_enabled stays off).
+    adapter_auth: AdapterAuth = "off"
+    adapter_throttle: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -94,4 +102,10 @@ def _read_tokens(inline: str | None, path: str | None) -> tuple[str, ...]:
         except OSError as exc:
             raise ConfigError(f"{PREFIX}API_TOKENS_FILE={path!r} cannot be read: {exc.strerror}") from None
         tokens += [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    if not all(is_acceptable_token(t) for t in tokens):
+        # The message never quotes the token: it is a secret.
+        raise ConfigError(
+            f"{PREFIX}API_TOKENS/{PREFIX}API_TOKENS_FILE: a token contains a space, a control or a non-ASCII "
+            "character; a bearer token is visible ASCII only"
+        )
     return tuple(tokens)

@@ -19,7 +19,26 @@ from prometheus_client import (
     multiprocess,
 )
 
+from .routes import ROUTES
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+# Label values come only from these fixed sets: a client choosing the method name or the path
+# must not be able to mint a new time series (each costs memory in every worker and in Prometheus).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
+OTHER_METHOD = "other"
+UNMATCHED = "unmatched"
+ROUTE_LABELS = frozenset(route.path for route in ROUTES) | {UNMATCHED}
+
+
+def method_label(method: str) -> str:
+    # Methods are case-sensitive (RFC 9110 §9.1): "get" is not GET and counts as other.
+    return method if method in METHODS else OTHER_METHOD
+
+
+def route_label(route: str) -> str:
+    return route if route in ROUTE_LABELS else UNMATCHED
 
 
 class Metrics:
@@ -59,7 +78,8 @@ class Metrics:
         )
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.requests.labels(route, method, str(status)).inc()
+        route = route_label(route)
+        self.requests.labels(route, method_label(method), str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
     def model_loaded(self, name: str, version: str, loader: str, release: str, seconds: float) -> None:

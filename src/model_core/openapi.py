@@ -10,7 +10,7 @@ from .service import MAX_ABS_INPUT
 from .tensors import NUMERIC_DTYPES
 
 if TYPE_CHECKING:
-    from .config import Config
+    from .config import AdapterAuth, Config
     from .manifest import Manifest
 
 
@@ -199,7 +199,19 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": _json(_ref("Error"))}
 
 
-def _operation(route: Route, auth: bool, manifest: Manifest | None) -> dict[str, Any]:
+def _guard_responses(auth: str, throttled: bool) -> dict[str, Any]:
+    """What a protected route may answer besides its own errors: 401 and 429."""
+    responses: dict[str, Any] = {}
+    if auth != "off":
+        challenge = {"WWW-Authenticate": {"schema": {"type": "string", "enum": ["Bearer"]}}}
+        responses["401"] = {**_error("missing or invalid bearer token"), "headers": challenge}
+    if throttled:
+        retry = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}
+        responses["429"] = {**_error("too many requests for this token (or address, when anonymous)"), "headers": retry}
+    return responses
+
+
+def _operation(route: Route, auth: str, throttled: bool, manifest: Manifest | None) -> dict[str, Any]:
     op: dict[str, Any] = {"operationId": route.name, "responses": {}}
     responses = op["responses"]
     if route.name == "metrics":
@@ -236,9 +248,11 @@ def _operation(route: Route, auth: bool, manifest: Manifest | None) -> dict[str,
         responses["413"] = _error("more rows than the maximum batch, or the body is too large")
         responses["415"] = _error("unsupported Content-Type")
         responses["503"] = _error("the model is not ready")
-        if route.protected and auth:
-            op["security"] = [{"bearer": []}]
-            responses["401"] = _error("missing or invalid bearer token")
+    if route.protected:
+        responses.update(_guard_responses(auth, throttled))
+        if auth != "off":
+            # {} makes the token optional: anonymous callers are served, a wrong token is still 401.
+            op["security"] = [{"bearer": []}] + ([{}] if auth == "optional" else [])
     responses["500"] = _error("unexpected error; the body carries the request id")
     return op
 
@@ -250,11 +264,21 @@ def _path_parameter(name: str, manifest: Manifest | None) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
+def auth_mode(config: Config | None) -> AdapterAuth:
+    """How the protected routes authenticate: off, required or optional."""
+    if config is None:
+        return "off"
+    if config.auth_enabled:
+        return "required"
+    return config.adapter_auth
+
+
 def build_openapi(manifest: Manifest | None, config: Config | None) -> dict[str, Any]:
-    auth = bool(config and config.auth_enabled)
+    auth = auth_mode(config)
+    throttled = bool(config and config.adapter_throttle)
     paths: dict[str, Any] = {}
     for route in ROUTES:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, auth, manifest)
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, auth, throttled, manifest)
     info = {"title": "stackgen model service", "version": __version__}
     if manifest is not None:
         info["description"] = (
@@ -267,6 +291,6 @@ def build_openapi(manifest: Manifest | None, config: Config | None) -> dict[str,
         "paths": paths,
         "components": {"schemas": {**SCHEMAS, **request_schemas(manifest, config.max_batch if config else 1024)}},
     }
-    if auth:
+    if auth != "off":
         document["components"]["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return document

@@ -13,7 +13,8 @@ from model_core import jsonlog
 from model_core.api import ModelAPI
 from model_core.config import Config
 from model_core.messages import ApiRequest, ApiResponse
-from model_core.routes import ROUTES, Route
+from model_core.metrics import UNMATCHED
+from model_core.routes import BY_NAME, ROUTES, Route
 
 _MESSAGES = {
     404: "no such route: {path}",
@@ -73,7 +74,7 @@ def create_app(config: Config | None = None, api: ModelAPI | None = None) -> Fla
         status = exc.code or 500
         template = _MESSAGES.get(status, exc.description or exc.name)
         message = template.format(path=request.path, method=request.method, limit=config.max_body_bytes)
-        reply = api.error(status, message, _api_request_without_body())
+        reply = api.error(status, message, _api_request_without_body(), _route_template(app, exc))
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             reply.headers["Allow"] = ", ".join(exc.valid_methods)
         return _to_flask(reply)
@@ -89,6 +90,20 @@ def create_app(config: Config | None = None, api: ModelAPI | None = None) -> Fla
     api.start()
     app.stackgen_after_fork = api.service.reload_after_fork  # type: ignore[attr-defined]
     return app
+
+
+def _route_template(app: Flask, exc: HTTPException) -> str:
+    """The route-table path a rejected request belongs to (405: its path exists under another
+    method; 413: raised inside the view), like Django's labels; else "unmatched"."""
+    rule = request.url_rule
+    if rule is None and isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        try:
+            adapter = app.url_map.bind_to_environ(request.environ)
+            rule, _ = adapter.match(method=exc.valid_methods[0], return_rule=True)
+        except HTTPException:  # e.g. a redirect: nothing to label it by
+            rule = None
+    route = BY_NAME.get(rule.endpoint) if rule is not None else None
+    return route.path if route is not None else UNMATCHED
 
 
 def _api_request_without_body() -> ApiRequest:

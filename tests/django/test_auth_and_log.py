@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.test import Client
+from rest_framework.authtoken.models import Token
 
 from model_django.predictions.models import ModelVersion, PredictionLog
 
@@ -117,6 +118,35 @@ def test_ensure_api_token_and_superuser_read_secrets_from_stdin(monkeypatch, cap
     user = get_user_model().objects.get(username="admin")
     assert (user.is_superuser, user.is_staff, user.email) == (True, True, "admin@example.test")
     assert user.check_password("another-password") is True
+
+
+def test_revoke_api_tokens_keeps_only_the_listed_users(monkeypatch, capsys) -> None:
+    users = {name: get_user_model().objects.create_user(name) for name in ("alice", "bob", "carol", "dave")}
+    tokens = {name: Token.objects.create(user=users[name]).key for name in ("alice", "bob", "carol")}
+
+    def revoke(stdin: str) -> list[str]:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        call_command("revoke_api_tokens", "--keep-users-from-stdin")
+        return capsys.readouterr().out.splitlines()
+
+    assert revoke("alice\n\n  carol \ndave\n") == ["token for bob: revoked"]
+    assert sorted(Token.objects.values_list("user__username", flat=True)) == ["alice", "carol"]
+    assert revoke("alice\ncarol\ndave\n") == ["no token revoked"]  # idempotent
+    assert get_user_model().objects.filter(username="bob").exists()  # the log still names its callers
+    assert post(Client(HTTP_AUTHORIZATION=f"Bearer {tokens['bob']}")).json() == {"error": "invalid bearer token"}
+    assert post(Client(HTTP_AUTHORIZATION=f"Bearer {tokens['alice']}")).status_code == 200
+    # An empty list keeps no one's token.
+    assert revoke("") == ["token for alice: revoked", "token for carol: revoked"]
+    assert not Token.objects.exists()
+    with pytest.raises(CommandError, match="--keep-users-from-stdin"):
+        call_command("revoke_api_tokens")
+
+
+def test_ensure_api_token_refuses_a_token_no_header_could_carry(monkeypatch) -> None:
+    for token in ("t" * 19, "t" * 41, "t" * 10 + " " + "t" * 10, "t" * 20 + "\u00e9"):
+        monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+        with pytest.raises(CommandError, match="visible ASCII without spaces"):
+            call_command("ensure_api_token", "api")
 
 
 def test_secret_commands_refuse_an_empty_stdin(monkeypatch) -> None:

@@ -95,6 +95,11 @@ def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...],
             assert app_vars["nginx_sites"][0]["app"] == "model"
             assert app_vars["nginx_sites"][0]["lb_drain"] is True
             assert app_vars[f"app_{combo[0]}_lb_hook"] == "lb_flag.yml"
+            # The client's address is the X-Forwarded-For entry the load balancer wrote.
+            if combo[0] == "django":
+                assert app_vars["app_django_proxy_hops"] == 2, combo
+            else:
+                assert app_vars["app_flask_env"]["STACKGEN_PROXY_HOPS"] == "2", combo
             if combo[1] == "postgresql":
                 # Only the app hosts' own addresses, over TLS verified against the private CA.
                 assert "10.0.0.0/8" not in str(group_vars["postgresql_allowed_networks"])

@@ -136,6 +136,8 @@ def test_openapi_declares_bearer_auth_when_on(make_client) -> None:
         ({"STACKGEN_AUTH": "maybe"}, "STACKGEN_AUTH='maybe' is not a boolean"),
         ({"STACKGEN_AUTH": "on"}, "STACKGEN_AUTH is on but no token is configured"),
         ({"STACKGEN_API_TOKENS_FILE": "/nonexistent"}, "STACKGEN_API_TOKENS_FILE='/nonexistent' cannot be read"),
+        # A token no Authorization header could carry; the message never quotes it.
+        ({"STACKGEN_API_TOKENS": "ok-token,two words"}, "STACKGEN_API_TOKENS/STACKGEN_API_TOKENS_FILE: a token"),
     ],
 )
 def test_config_errors_name_the_variable(env: dict[str, str], message: str) -> None:

@@ -1,10 +1,11 @@
 """Secrets never appear on a command line or in the journal: a watcher (started by prepare.yml,
 before the converge) recorded every process's argv during the converge, the TLS changes and
-the deploys below, which rotate the superuser's password and change a setting."""
+the deploys below, which rotate the superuser's password, change a setting and remove an API user."""
 
 from __future__ import annotations
 
 import base64
+import json
 
 from hostcheck import ansible_playbook, curl, link_target
 
@@ -61,6 +62,29 @@ def test_rotating_a_secret_is_a_new_release_through_the_gate(host) -> None:
     assert live(host) == before
     assert superuser_password_is(host, SECRETS["superuser password"]) is True
     assert curl(host, "https://localhost/v2/health/ready").headers["x-release-id"] == before
+
+
+def bob_has_a_token(host) -> bool:
+    sql = "select count(*) from authtoken_token t join auth_user u on u.id = t.user_id where u.username = 'bob'"
+    result = host.run("runuser -u postgres -- psql -d model -tAc %s", sql)
+    assert result.rc == 0, result.stderr
+    return result.stdout.strip() == "1"
+
+
+def test_removing_an_api_user_revokes_its_token(host) -> None:
+    # Before the command-line checks below, so that these deploys are watched too.
+    assert bob_has_a_token(host) is True
+    only_alice = json.dumps({"app_django_api_tokens": [{"user": "alice", "token": SECRETS["alice's token"]}]})
+    removed = ansible_playbook("deploy.yml", "-e", only_alice, limit=host.backend.host)
+    assert removed.returncode == 0, removed.stdout[-4000:]
+    assert bob_has_a_token(host) is False
+    bob = "Authorization: Bearer " + SECRETS["bob's token"]
+    body = json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]]})
+    reply = curl(host, "https://localhost/v1/models/iris:predict", "-H", bob, data=body)
+    assert (reply.status, reply.json()) == (401, {"error": "invalid bearer token"})
+    back = ansible_playbook("deploy.yml", limit=host.backend.host)  # bob listed again: a token again
+    assert back.returncode == 0, back.stdout[-4000:]
+    assert bob_has_a_token(host) is True
 
 
 def test_no_secret_on_any_command_line(host) -> None:

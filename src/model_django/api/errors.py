@@ -11,17 +11,17 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from model_core.auth import INVALID, MISSING
 from model_core.messages import ApiRequest
 
 from ..database import drop_connection, first_line
 from ..service import get_api
+from .throttles import client_address
 
 error_log = logging.getLogger("stackgen.error")
 DATABASE_UNAVAILABLE = "database unavailable; retry later"
-_MESSAGES = {
-    exceptions.NotAuthenticated: "missing bearer token: send 'Authorization: Bearer <token>'",
-    exceptions.AuthenticationFailed: "invalid bearer token",
-}
+# The core's messages: DRF's own ("Invalid token.", "User inactive or deleted.") say no more.
+_MESSAGES = {exceptions.NotAuthenticated: MISSING, exceptions.AuthenticationFailed: INVALID}
 
 
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -66,7 +66,7 @@ def _core_request(request: HttpRequest) -> ApiRequest:
         method=request.method or "GET",
         path=request.path,
         headers=request.headers.get,
-        remote_addr=request.META.get("REMOTE_ADDR"),
+        remote_addr=client_address(request),
     )
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+
+
+def client_address(request: Any) -> str:
+    """The caller's address as the trusted proxies report it (NUM_PROXIES, from
+    STACKGEN_PROXY_HOPS): the X-Forwarded-For entry the nearest trusted proxy wrote, or the
+    socket's peer with none. Every throttle keys on it; the access log records it."""
+    return BaseThrottle().get_ident(request) or "unknown"
 
 
 class InferenceThrottle(SimpleRateThrottle):
@@ -23,5 +30,5 @@ class InferenceThrottle(SimpleRateThrottle):
             # request.auth is the Token: one budget per token, not per user.
             ident = f"token:{getattr(request.auth, 'pk', request.user.pk)}"
         else:
-            ident = f"addr:{self.get_ident(request)}"
+            ident = f"addr:{client_address(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}

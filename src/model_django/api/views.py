@@ -15,7 +15,7 @@ from model_core.messages import ApiRequest
 from model_core.routes import ROUTES, Route
 
 from ..service import get_api
-from .throttles import InferenceThrottle
+from .throttles import InferenceThrottle, client_address
 
 
 class CoreView(APIView):
@@ -59,7 +59,7 @@ class CoreView(APIView):
             path=request.path,
             headers=request.headers.get,
             body=body,
-            remote_addr=request.META.get("REMOTE_ADDR"),
+            remote_addr=client_address(request),
         )
         core.notes["user"] = request.user
         return core
@@ -67,7 +67,14 @@ class CoreView(APIView):
 
 def view_for(route: Route) -> Any:
     method = route.method.lower()
-    attrs = {"route": route, method: CoreView.handle_core, "__doc__": f"{route.method} {route.path}"}
+    attrs = {
+        "route": route,
+        method: CoreView.handle_core,
+        "__doc__": f"{route.method} {route.path}",
+        # As Flask: DRF would answer OPTIONS itself (200, the view's description) outside the
+        # core, with no request id, access-log line or metric; now it is a 405 like any other.
+        "http_method_names": [method, "head"] if method == "get" else [method],
+    }
     return type(f"{route.name.title().replace('_', '')}View", (CoreView,), attrs).as_view()
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .env import env, env_bool, env_float
+from .env import env, env_bool, env_float, env_int, env_rate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,6 +22,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before CSRF and sessions: an attempt counts even when it would fail those checks.
+    "model_django.login_throttle.AdminLoginThrottleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -63,14 +65,23 @@ PREDICTION_LOG_SAMPLE_RATE = env_float("STACKGEN_PREDICTION_LOG_SAMPLE_RATE", "1
 # Anonymous inference requests: off by default (production); dev turns it on.
 ALLOW_ANONYMOUS_INFERENCE = env_bool("STACKGEN_ALLOW_ANONYMOUS", "off")
 
+# Proxies in front of the app whose X-Forwarded-For entry is trusted: the Flask service's
+# setting (ProxyFix), 1 behind nginx, 2 behind a load balancer and nginx, 0 for none (the
+# socket's peer is the client). DRF's default (None) would take the whole client-written header
+# as the throttle identity: a new value per request, a new budget.
+PROXY_HOPS = env_int("STACKGEN_PROXY_HOPS", "0", 0)
+# Admin logins per client address and per user name (model_django.login_throttle).
+ADMIN_LOGIN_RATE = env_rate("STACKGEN_ADMIN_LOGIN_RATE", "10/min")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["model_django.api.auth.BearerTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": [],
     "DEFAULT_THROTTLE_CLASSES": [],
     "DEFAULT_THROTTLE_RATES": {
-        "inference_token": env("STACKGEN_THROTTLE_RATE", "600/min"),
-        "inference_anon": env("STACKGEN_ANON_THROTTLE_RATE", "60/min"),
+        "inference_token": env_rate("STACKGEN_THROTTLE_RATE", "600/min"),
+        "inference_anon": env_rate("STACKGEN_ANON_THROTTLE_RATE", "60/min"),
     },
+    "NUM_PROXIES": PROXY_HOPS,
     "DEFAULT_PARSER_CLASSES": [],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "model_django.api.errors.json_exception_handler",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,17 @@ def env_int(name: str, default: str, low: int) -> int:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a whole number (expected {low} or more)") from None
     if value < low:
         raise ImproperlyConfigured(f"{name}={value} is too small (expected {low} or more)")
+    return value
+
+
+# What DRF's parse_rate reads correctly; it would take "5/mango" as 5 a minute.
+_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    value = env(name, default)
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate (expected a count per s, min, hour or day: 10/min)")
     return value
 
 
