@@ -15,7 +15,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.cache/collections
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help venv model bundle serve unit lint cluster-inventory molecule stack-test test bench docker-ready demo demo-down clean
+.PHONY: help venv model bundle serve unit lint cluster-inventory audit-tools molecule stack-test test bench docker-ready demo demo-down clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,7 +64,17 @@ cluster-inventory: $(STAMP) bundle ## render molecule/cluster/stack.yml into bui
 	cp molecule/cluster/test-vars.yml $(CLUSTER_DIR)/inventory/group_vars/all/test.yml
 	ln -sfn ../bundle-django $(CLUSTER_DIR)/bundle
 
-molecule: $(STAMP) docker-ready bundle cluster-inventory ## molecule test (converge real systemd containers)
+SSLYZE_STAMP := .cache/sslyze/.installed
+$(SSLYZE_STAMP): tools/sslyze-constraints.txt
+	@echo "==> sslyze in .cache/sslyze (its own venv: it needs an older cryptography than the project pins)"
+	$(PYTHON) -m venv .cache/sslyze
+	.cache/sslyze/bin/pip install --quiet --progress-bar off -c tools/sslyze-constraints.txt sslyze
+	touch $@
+
+audit-tools: $(SSLYZE_STAMP) ## the TLS audit (sslyze) and the browser (Chromium) the Molecule tests use
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || tools/apt-need.sh chromium chromium-driver
+
+molecule: $(STAMP) docker-ready bundle cluster-inventory audit-tools ## molecule test (converge real systemd containers)
 	$(BIN)/molecule test --all
 
 stack-test: $(STAMP) docker-ready ## the local Docker stack: stackgen up, inference through nginx, down

@@ -36,6 +36,7 @@ UPSTREAM_FAIL_TIMEOUT = 5
 PKI_DIR = "/etc/stackgen/pki"
 # The live release's collected static files (Django), served by nginx.
 STATIC_ROOT = "/srv/model/current/bundle/static"
+ADMIN_PAGES = "/admin/"  # Django admin: browser pages behind nginx_page_content_security_policy
 
 
 class _Dumper(yaml.SafeDumper):
@@ -77,6 +78,8 @@ def group_vars(spec: Spec, bundle_from_playbooks: str = "../bundle") -> dict[str
     # the load balancer sends it over mutual TLS to the app hosts' own nginx (app_group_vars),
     # which switches between releases there.
     site: dict[str, Any] = {"name": "model", "server_names": [spec.domain]}
+    if spec.framework == "django":
+        site["pages"] = [ADMIN_PAGES]  # the admin's own CSS and JS are allowed there
     if single:
         site["app"] = "model"
     else:
@@ -156,6 +159,7 @@ def app_group_vars(spec: Spec) -> dict[str, Any]:
     site: dict[str, Any] = {"name": "model", "server_names": [spec.domain], "app": "model", "lb_drain": True}
     if spec.framework == "django":
         site["static_root"] = STATIC_ROOT
+        site["pages"] = [ADMIN_PAGES]
     values: dict[str, Any] = {
         # Only app hosts carry the name the load balancer verifies them by.
         "pki_service_names": [APP_TIER_NAME],
@@ -165,8 +169,10 @@ def app_group_vars(spec: Spec) -> dict[str, Any]:
         f"app_{spec.framework}_lb_hook": "lb_flag.yml",
         "app_release_lb_settle_seconds": UPSTREAM_FAIL_TIMEOUT + 1,
     }
+    # The load balancer and this host's nginx both forward: the client is two hops away.
+    if spec.framework == "django":
+        values["app_django_proxy_hops"] = 2
     if spec.framework == "flask":
-        # The load balancer and this host's nginx both forward: the client is two hops away.
         values["app_flask_env"] = {
             "STACKGEN_MODEL_DIR": "bundle/model",
             "STACKGEN_PROXY_HOPS": "2",

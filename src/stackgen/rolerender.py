@@ -32,6 +32,7 @@ DEPLOYMENT_SPECIFIC = {
 NGINX_FILES = {  # template -> path under the rendered nginx tree
     "nginx.conf.j2": "nginx.conf",
     "security-headers.conf.j2": "stackgen/security-headers.conf",
+    "page-headers.conf.j2": "stackgen/page-headers.conf",
     "proxy.conf.j2": "stackgen/proxy.conf",
     "json-errors.conf.j2": "stackgen/json-errors.conf",
 }

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .paths import repo_root
+from .render import ADMIN_PAGES
 from .rolerender import render_gunicorn, render_nginx
 from .spec import Spec
 
@@ -95,6 +96,7 @@ def image_nginx_values(spec: Spec) -> dict[str, object]:
     }
     if spec.framework == "django":
         site["static_root"] = "/srv/static"
+        site["pages"] = [ADMIN_PAGES]
     return {"nginx_sites": [site], "nginx_tls_mode": "none"}
 
 

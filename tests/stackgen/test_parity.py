@@ -36,6 +36,7 @@ PLAYBOOK = """---
         - {{role: gunicorn, src: gunicorn.conf.py.j2, dest: gunicorn.conf.py}}
         - {{role: nginx, src: nginx.conf.j2, dest: nginx.conf}}
         - {{role: nginx, src: security-headers.conf.j2, dest: security-headers.conf}}
+        - {{role: nginx, src: page-headers.conf.j2, dest: page-headers.conf}}
         - {{role: nginx, src: proxy.conf.j2, dest: proxy.conf}}
         - {{role: nginx, src: json-errors.conf.j2, dest: json-errors.conf}}
         - {{role: nginx, src: site.conf.j2, dest: site.conf}}

@@ -11,7 +11,7 @@ SECURITY_HEADERS = {
     "x-content-type-options": "nosniff",
     "x-frame-options": "DENY",
     "referrer-policy": "no-referrer",
-    "strict-transport-security": "max-age=31536000",
+    "strict-transport-security": "max-age=63072000",
 }
 
 
@@ -104,7 +104,7 @@ def test_upstream_down_is_502_json(host) -> None:
     try:
         reply = curl(host, f"{BASE}/v2/health/ready")
         assert reply.status == 502
-        assert reply.json() == {"error": "the model service is unavailable"}
+        assert reply.json() == {"error": "the application is unavailable"}
         assert reply.headers["content-type"] == "application/json"
         assert_security_headers(reply.headers)
     finally:

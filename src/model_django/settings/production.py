@@ -24,11 +24,15 @@ HTTPS = env_bool("STACKGEN_HTTPS", "on")
 SECURE_SSL_REDIRECT = HTTPS
 # Health checks reach gunicorn's unix socket directly, without TLS or a proxy.
 SECURE_REDIRECT_EXEMPT = [r"^v2/health/"]
-SECURE_HSTS_SECONDS = 31536000 if HTTPS else 0
-SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = HTTPS
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
-X_FRAME_OPTIONS = "DENY"
+# nginx owns the security headers of every response it serves (roles/nginx: HSTS, X-Frame-Options,
+# X-Content-Type-Options, Referrer-Policy, CSP per location) and drops an app's own copies; Django
+# sending them as well would only conflict, so it sends none and its checks for them are silenced.
+SECURE_HSTS_SECONDS = 0
+SECURE_CONTENT_TYPE_NOSNIFF = False
+SECURE_REFERRER_POLICY = None
+MIDDLEWARE = [m for m in MIDDLEWARE if m != "django.middleware.clickjacking.XFrameOptionsMiddleware"]  # noqa: F405
+SILENCED_SYSTEM_CHECKS = ["security.W002", "security.W004", "security.W006", "security.W022"]
 # Throttle counters must be shared by every worker and app host: keep them in the database.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "stackgen_cache"}}
