@@ -56,6 +56,8 @@ def cmd_init(args: argparse.Namespace) -> int:
         ):
             if key not in values:
                 values[key] = _ask(key, defaults[key], choices)
+        if values.get("tls") == "acme" and "acme_directory" not in values:
+            values["acme_directory"] = _ask("acme_directory (the ACME server's directory URL)", "")
         if values.get("topology") == "load-balanced" and "app_hosts" not in values:
             values["app_hosts"] = int(_ask("app_hosts", 2))
         model["path"] = model["path"] or _ask("model.path (a model directory, or example)", "example")
@@ -150,6 +152,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tls", choices=specs.TLS_MODES)
     p.add_argument("--domain")
     p.add_argument("--workers", type=int, help="gunicorn workers (0 = from CPUs)")
+    p.add_argument("--acme-directory", dest="acme_directory", help="tls acme: the ACME server's directory URL")
+    p.add_argument("--acme-email", dest="acme_email", help="tls acme: the ACME account's e-mail (optional)")
     p.set_defaults(func=cmd_init)
 
     p = sub.add_parser(

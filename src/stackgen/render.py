@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import yaml
 from .paths import repo_root
 from .spec import Spec
 
-TLS_MODE = {"none": "none", "self-signed": "selfsigned", "provided": "provided"}
+TLS_MODE = {"none": "none", "self-signed": "selfsigned", "provided": "provided", "acme": "acme"}
 # Where app hosts' nginx listens for the load balancer (load-balanced topology, mutual TLS).
 APP_HOST_PORT = 8443
 # The name the load balancer verifies every app host's certificate by (roles/pki adds it).
@@ -105,6 +104,9 @@ def group_vars(spec: Spec, bundle_from_playbooks: str = "../bundle") -> dict[str
     if spec.tls == "provided":
         values["nginx_tls_certificate"] = "{{ vault_tls_certificate }}"
         values["nginx_tls_key"] = "{{ vault_tls_key }}"
+    if spec.tls == "acme":
+        values["nginx_acme_directory_url"] = spec.acme_directory
+        values["nginx_acme_email"] = spec.acme_email
     if spec.framework == "flask":
         values["app_flask_api_tokens"] = "{{ vault_api_tokens }}"
     else:
@@ -246,7 +248,7 @@ def render(spec: Spec, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     rel_root = os.path.relpath(root, out.resolve())
     files = {
-        "stack.yml": _dump(asdict(spec)),
+        "stack.yml": _dump(spec.as_dict()),
         "ansible.cfg": (
             "[defaults]\n"
             f"roles_path = {rel_root}/roles\n"

@@ -16,7 +16,7 @@ import yaml
 FRAMEWORKS = ("flask", "django")
 DATABASES = ("sqlite", "postgresql")
 TOPOLOGIES = ("single", "load-balanced")
-TLS_MODES = ("none", "self-signed", "provided")
+TLS_MODES = ("none", "self-signed", "provided", "acme")
 LOADERS = ("sklearn", "onnx")
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -47,12 +47,34 @@ class Spec:
     tls: str = "none"
     domain: str = "localhost"
     workers: int = 0
+    acme_directory: str = ""  # tls acme: the ACME server's directory URL
+    acme_email: str = ""  # tls acme: the account's contact (optional)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.tls != "acme":  # the acme keys are errors with any other tls mode
+            del data["acme_directory"], data["acme_email"]
+        return data
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(asdict(self), sort_keys=False)
+        return yaml.safe_dump(self.as_dict(), sort_keys=False)
 
 
-KEYS = {"name", "framework", "model", "database", "topology", "app_hosts", "tls", "domain", "workers"}
+KEYS = {
+    "name",
+    "framework",
+    "model",
+    "database",
+    "topology",
+    "app_hosts",
+    "tls",
+    "domain",
+    "workers",
+    "acme_directory",
+    "acme_email",
+}
+HTTPS_URL = re.compile(r"^https://[^\s/]+(/\S*)?$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MODEL_KEYS = {"path", "loader"}
 
 
@@ -64,6 +86,31 @@ def _choice(problems: list[str], key: str, value: Any, allowed: tuple[str, ...])
 def _integer(problems: list[str], key: str, value: Any, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         problems.append(f"{key}: {value!r} is not allowed (allowed: an integer from {low} to {high})")
+
+
+def _acme(problems: list[str], raw: dict[str, Any], spec: Spec) -> None:
+    """tls acme: a directory URL and a domain an ACME server can reach; the keys only with it."""
+    for key, pattern, allowed in (
+        ("acme_directory", HTTPS_URL, "the ACME server's directory, an https:// URL"),
+        ("acme_email", EMAIL, "an e-mail address"),
+    ):
+        if key not in raw:
+            continue
+        if spec.tls != "acme":
+            problems.append(f"{key}: only used with tls 'acme' (tls is {spec.tls!r})")
+        elif not isinstance(raw[key], str) or not pattern.match(raw[key]):
+            problems.append(f"{key}: {raw[key]!r} is not allowed (allowed: {allowed})")
+        else:
+            setattr(spec, key, raw[key])
+    if spec.tls != "acme":
+        return
+    if "acme_directory" not in raw:
+        problems.append("acme_directory: missing (tls 'acme' needs the ACME server's directory URL)")
+    if spec.domain == "localhost" or "." not in spec.domain:
+        problems.append(
+            f"domain: {spec.domain!r} cannot be certified over ACME (allowed with tls 'acme': a public DNS name "
+            "that resolves to the web host)"
+        )
 
 
 def validate(raw: Any, source: str = "the spec") -> Spec:
@@ -105,6 +152,7 @@ def validate(raw: Any, source: str = "the spec") -> Spec:
         if key in raw:
             _integer(problems, key, raw[key], low, high)
             setattr(spec, key, raw[key])
+    _acme(problems, raw, spec)
     if spec.framework == "flask" and spec.database == "postgresql":
         problems.append("database: 'postgresql' needs framework 'django' (the Flask service keeps no database)")
     if spec.topology == "single" and spec.app_hosts != 1:

@@ -28,6 +28,7 @@ def spec_for(framework: str, database: str, topology: str, tls: str) -> dict[str
         "tls": tls,
         "domain": "model.example.com",
         "app_hosts": 3 if topology == "load-balanced" else 1,
+        **({"acme_directory": "https://acme.example.net/directory"} if tls == "acme" else {}),
     }
 
 
@@ -51,7 +52,7 @@ def test_invalid_combinations_are_exactly_the_documented_ones(rendered: dict[tup
         [("flask", "postgresql", t, tls) for t in TOPOLOGIES for tls in TLS_MODES]
         + [("django", "sqlite", "load-balanced", tls) for tls in TLS_MODES]
     )
-    assert len(rendered) == 15
+    assert len(rendered) == 20
 
 
 def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...], Path]) -> None:

@@ -36,8 +36,8 @@ def test_defaults_are_a_valid_single_flask_stack() -> None:
         (
             {"name": "iris", "colour": "red"},
             [
-                "colour: unknown key (allowed: app_hosts, database, domain, framework, model, name, tls, "
-                "topology, workers)"
+                "colour: unknown key (allowed: acme_directory, acme_email, app_hosts, database, domain, framework, "
+                "model, name, tls, topology, workers)"
             ],
         ),
         ({}, ["name: missing (a lower-case name like iris-service)"]),
@@ -46,7 +46,32 @@ def test_defaults_are_a_valid_single_flask_stack() -> None:
             ["name: 'Iris_1' is not allowed (allowed: 2-31 characters, a-z, 0-9 and '-', starting with a letter)"],
         ),
         ({"name": "iris", "framework": "rails"}, ["framework: 'rails' is not allowed (allowed: flask, django)"]),
-        ({"name": "iris", "tls": "yes"}, ["tls: 'yes' is not allowed (allowed: none, self-signed, provided)"]),
+        ({"name": "iris", "tls": "yes"}, ["tls: 'yes' is not allowed (allowed: none, self-signed, provided, acme)"]),
+        (
+            {"name": "iris", "tls": "acme"},
+            [
+                "acme_directory: missing (tls 'acme' needs the ACME server's directory URL)",
+                "domain: 'localhost' cannot be certified over ACME (allowed with tls 'acme': a public DNS name "
+                "that resolves to the web host)",
+            ],
+        ),
+        (
+            {
+                "name": "iris",
+                "tls": "acme",
+                "domain": "m.example.com",
+                "acme_directory": "http://x/dir",
+                "acme_email": "x",
+            },
+            [
+                "acme_directory: 'http://x/dir' is not allowed (allowed: the ACME server's directory, an https:// URL)",
+                "acme_email: 'x' is not allowed (allowed: an e-mail address)",
+            ],
+        ),
+        (
+            {"name": "iris", "acme_directory": "https://acme.example.net/dir"},
+            ["acme_directory: only used with tls 'acme' (tls is 'none')"],
+        ),
         (
             {"name": "iris", "model": {"loader": "tf", "url": "x"}},
             [
@@ -88,8 +113,9 @@ def test_cli_reports_one_paragraph_and_exit_2(tmp_path: Path, capsys: pytest.Cap
     assert main(["validate", str(spec)]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"stackgen: {spec} is not a valid stack spec: foo: unknown key (allowed: app_hosts, database, "
-        "domain, framework, model, name, tls, topology, workers); framework: 'rails' is not allowed "
+        f"stackgen: {spec} is not a valid stack spec: foo: unknown key (allowed: acme_directory, acme_email, "
+        "app_hosts, database, domain, framework, model, name, tls, topology, workers); framework: 'rails' is not "
+        "allowed "
         "(allowed: flask, django).\n"
     )
     spec.write_text("name: [unclosed\n")
