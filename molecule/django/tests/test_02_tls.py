@@ -42,8 +42,12 @@ def test_turning_tls_on_for_a_converged_host_takes_one_run(host) -> None:
     assert curl(host, "http://localhost/v2/health/ready").status == 200
     assert curl(host, "https://localhost/v2/health/ready").status == 0
     host.run("rm -rf /etc/nginx/tls")
-    on = site(host)  # the inventory's nginx_tls_mode: selfsigned
+    assert host.file("/etc/letsencrypt/renewal/stackgen.conf").exists is False
+    on = site(host)  # the inventory's nginx_tls_mode: acme (the lineage was deleted in mode none)
     assert on.returncode == 0, on.stdout[-3000:]
+    assert "issuer=CN = Pebble Intermediate CA" in host.run(
+        "openssl x509 -in /etc/nginx/tls/server.crt -noout -issuer"
+    ).stdout.replace("CN=", "CN = ")
     assert curl(host, "https://localhost/v2/health/ready").status == 200
     assert curl(host, "http://localhost/v2/health/ready").status == 301
 
@@ -83,3 +87,49 @@ def test_a_matching_pair_replaces_the_live_files(host, tmp_path) -> None:
     assert served == expected
     key_file = host.file("/etc/nginx/tls/server.key")
     assert (key_file.user, key_file.group, key_file.mode) == ("root", "www-data", 0o640)
+    # Leaving mode acme: certbot no longer renews (and installs) a certificate over this one.
+    assert host.file("/etc/letsencrypt/renewal/stackgen.conf").exists is False
+    assert host.file("/usr/local/sbin/stackgen-acme-deploy").exists is False
+    assert host.run("certbot certificates").stdout.count("Certificate Name:") == 0
+
+
+OCSP_SETUP = r"""
+set -e
+d=/tmp/ocsp; rm -rf $d; mkdir -p $d; cd $d
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 -subj /CN=stackgen-ocsp-test-ca \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature \
+  -keyout ca.key -out ca.crt 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+  -keyout leaf.key -out leaf.csr 2>/dev/null
+printf 'subjectAltName=DNS:localhost,DNS:model.test\nextendedKeyUsage=serverAuth\n' > ext
+printf 'authorityInfoAccess=OCSP;URI:http://127.0.0.1:8888\n' >> ext
+openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -extfile ext -out leaf.crt 2>/dev/null
+end=$(date -u -d "$(openssl x509 -in leaf.crt -noout -enddate | cut -d= -f2)" +%y%m%d%H%M%SZ)
+serial=$(openssl x509 -in leaf.crt -noout -serial | cut -d= -f2)
+printf 'V\t%s\t\t%s\tunknown\t/CN=localhost\n' "$end" "$serial" > index.txt
+cat leaf.crt ca.crt > chain.crt
+systemctl stop ocsp-test 2>/dev/null || true
+systemd-run --unit=ocsp-test --collect --quiet openssl ocsp -index $d/index.txt -port 8888 \
+  -rsigner $d/ca.crt -rkey $d/ca.key -CA $d/ca.crt -nrequest 20
+"""
+
+
+def test_a_provided_certificate_is_served_with_an_ocsp_staple(host, tmp_path) -> None:
+    # A CA whose certificate names an OCSP responder (openssl ocsp on the host's loopback).
+    setup = host.run("bash -c %s", OCSP_SETUP)
+    assert setup.rc == 0, setup.stderr
+    chain = host.file("/tmp/ocsp/chain.crt").content_string
+    key = host.file("/tmp/ocsp/leaf.key").content_string
+    result = site(host, "-e", provided(tmp_path, chain, key))
+    assert result.returncode == 0, result.stdout[-3000:]
+    probe = "echo | openssl s_client -connect 127.0.0.1:443 -servername localhost -status 2>/dev/null"
+    host.run(probe)  # nginx fetches the response on the first handshake, then staples it
+    stapled = ""
+    for _ in range(10):
+        stapled = host.run(probe).stdout
+        if "OCSP Response Status: successful" in stapled:
+            break
+        host.run("sleep 1")
+    assert "OCSP Response Status: successful" in stapled, stapled[:2000]
+    assert "Cert Status: good" in stapled
+    assert "Responder Id: CN = stackgen-ocsp-test-ca" in stapled
