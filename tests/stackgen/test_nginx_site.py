@@ -27,10 +27,11 @@ def block(text: str, opener: str) -> list[str]:
 
 def test_metrics_allow_loopback_and_the_monitoring_groups_hosts_only() -> None:
     text = render(
-        groups={"monitoring": ["prom1", "prom2"], "app": ["app1"]},
+        groups={"monitoring": ["prom1", "prom2", "prom3"], "app": ["app1"]},
         hostvars={
             "prom1": {"ansible_facts": {"default_ipv4": {"address": "10.0.0.9"}}},
             "prom2": {"ansible_facts": {"default_ipv4": {"address": "10.0.0.10"}, "default_ipv6": {}}},
+            "prom3": {"ansible_facts": {}, "ansible_host": "10.0.0.11"},  # facts not gathered (--limit)
             "app1": {"ansible_facts": {"default_ipv4": {"address": "10.0.0.21"}}},
         },
     )
@@ -40,6 +41,7 @@ def test_metrics_allow_loopback_and_the_monitoring_groups_hosts_only() -> None:
         "allow ::1;",
         "allow 10.0.0.9;  # prom1",
         "allow 10.0.0.10;  # prom2",
+        "allow 10.0.0.11;  # prom3",
         "deny all;",
     ]
 
