@@ -59,8 +59,8 @@ class LoginThrottle(SimpleRateThrottle):
 
     def full(self) -> bool:
         """Whether the window already holds the limit (the next attempt is refused); records nothing."""
-        self.history = [t for t in self.cache.get(self.key, []) if t > self.timer() - self.duration]
         self.now = self.timer()
+        self.history = [t for t in self.cache.get(self.key, []) if t > self.now - self.duration]
         return len(self.history) >= self.num_requests
 
     def record(self) -> None:

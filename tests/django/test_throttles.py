@@ -1,5 +1,6 @@
 """Throttle identity comes from the trusted proxy count, not from what a client writes in
-X-Forwarded-For; the admin's login form is throttled per address and per user name."""
+X-Forwarded-For; the admin's login form is throttled per address (every POST) and per user name
+and address (failed logins only), so that no address can lock a user out of another."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import sys
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+
+from model_django.login_throttle import LoginThrottle
 
 from .conftest import GOLDEN_ROWS
 
@@ -99,13 +102,60 @@ def test_admin_login_is_throttled_per_address(admin: Client) -> None:
     assert refused.content.decode() == f"too many login attempts; retry in {refused['Retry-After']} s\n"
 
 
-def test_admin_login_is_throttled_per_user_name_across_addresses(admin: Client, proxy_hops) -> None:
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The login throttles' time, moved by hand: now[0] += seconds."""
+    now = [1_000_000.0]
+    monkeypatch.setattr(LoginThrottle, "timer", staticmethod(lambda: now[0]))
+    return now
+
+
+A, B = "198.51.100.1", "198.51.100.2"
+
+
+def test_an_address_cannot_lock_a_user_out_of_another_address(admin: Client, proxy_hops) -> None:
+    proxy_hops(1)
+    # The attack: many wrong passwords for admin from A. A's own budget stops it...
+    statuses = [login(Client(), "admin", forwarded_for=A).status_code for _ in range(20)]
+    assert statuses == [200] * 3 + [429] * 17
+    refused = login(Client(), "admin", forwarded_for=A)
+    assert 0 < int(refused["Retry-After"]) <= 60
+    # ...and admin, from B, is neither refused nor slowed down: mistakes and a success alike.
+    assert [login(Client(), "admin", forwarded_for=B).status_code for _ in range(2)] == [200, 200]
+    response = login(admin, "admin", "pw-admin-123", forwarded_for=B)
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+
+
+def test_failed_logins_are_limited_per_user_name_and_address(admin: Client, proxy_hops, clock) -> None:
     proxy_hops(1)
     # The login form strips and NFKC-normalizes names: these are all "admin".
-    names = ["admin", " admin", "\uff41\uff44\uff4d\uff49\uff4e", "admin"]
-    statuses = [login(admin, name, forwarded_for=f"198.51.100.{i}").status_code for i, name in enumerate(names)]
-    assert statuses == [200, 200, 200, 429]
-    assert login(admin, "someone-else", forwarded_for="198.51.100.9").status_code == 200
+    names = [" admin", "\uff41\uff44\uff4d\uff49\uff4e", "admin"]
+    assert [login(Client(), name, forwarded_for=A).status_code for name in names] == [200, 200, 200]
+    clock[0] += 61  # A's per-address window (3/min) is empty again; admin's failures from A last an hour
+    refused = login(Client(), "admin", "pw-admin-123", forwarded_for=A)
+    assert refused.status_code == 429
+    assert 3600 - 61 - 1 <= int(refused["Retry-After"]) <= 3600 - 61 + 1
+    assert refused.content.decode() == f"too many login attempts; retry in {refused['Retry-After']} s\n"
+    # Only that (user name, address): another name from A, and admin from B, go on.
+    assert login(Client(), "someone-else", forwarded_for=A).status_code == 200
+    response = login(admin, "admin", "pw-admin-123", forwarded_for=B)
+    assert (response.status_code, response["Location"]) == (302, "/admin/")
+    clock[0] += 3600
+    assert login(Client(), "admin", "pw-admin-123", forwarded_for=A).status_code == 302
+
+
+def test_only_failed_logins_count_against_the_user_name(admin: Client, proxy_hops, clock) -> None:
+    proxy_hops(1)
+    for _ in range(3):  # three successes a minute, for three minutes: never refused
+        assert [login(Client(), "admin", "pw-admin-123", forwarded_for=A).status_code for _ in range(3)] == [302] * 3
+        clock[0] += 61
+    # A success forgets the failures before it: two mistakes, a success, then a full budget again.
+    assert [login(Client(), "admin", forwarded_for=A).status_code for _ in range(2)] == [200, 200]
+    assert login(Client(), "admin", "pw-admin-123", forwarded_for=A).status_code == 302
+    clock[0] += 61
+    assert [login(Client(), "admin", forwarded_for=A).status_code for _ in range(3)] == [200, 200, 200]
+    clock[0] += 61
+    assert login(Client(), "admin", "pw-admin-123", forwarded_for=A).status_code == 429
 
 
 def test_a_correct_login_under_the_limit_still_works(admin: Client) -> None:

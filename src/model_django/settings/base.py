@@ -70,7 +70,8 @@ ALLOW_ANONYMOUS_INFERENCE = env_bool("STACKGEN_ALLOW_ANONYMOUS", "off")
 # socket's peer is the client). DRF's default (None) would take the whole client-written header
 # as the throttle identity: a new value per request, a new budget.
 PROXY_HOPS = env_int("STACKGEN_PROXY_HOPS", "0", 0)
-# Admin logins per client address and per user name (model_django.login_throttle).
+# Admin login POSTs per client address; failed logins per (user name, address) over at least an
+# hour (model_django.login_throttle).
 ADMIN_LOGIN_RATE = env_rate("STACKGEN_ADMIN_LOGIN_RATE", "10/min")
 
 REST_FRAMEWORK = {
