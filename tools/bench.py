@@ -4,6 +4,8 @@
 
 Sections:
   in_process  predictions/s straight through ModelService (single row, batch of 64)
+  refusal     ms until an 8 MiB body of ~838k rows gets its 413 (plain and padded), beside a
+              1024-row request (Flask test client, after the body was read)
   loopback    wrk against gunicorn on 127.0.0.1 (2 workers): Flask, and Django with the
               prediction log on (SQLite); requests/s and p50/p99 for single-row and 64-row infer
   host        a throwaway systemd container converged by the real playbook: fresh converge,
@@ -33,6 +35,7 @@ from typing import Any
 import numpy as np
 from bench_cluster import measure_cluster
 from bench_host import measure_host
+from bench_refusal import measure_refusal
 from bench_stack import measure_stack
 from loadgen import ROWS, free_port, infer_body, wait_ready, wrk
 
@@ -140,6 +143,8 @@ def main() -> int:
     }
     step(f"in-process predictions ({args.duration / 2:.0f}s per case)")
     figures["in_process"] = in_process(args.model_dir, args.duration / 2)
+    step("refusal of oversized bodies (8 MiB, ~838k rows; medians of 5, interleaved)")
+    figures["refusal"] = measure_refusal(args.model_dir)
     figures["loopback"] = {}
     for framework in ("flask", "django"):
         step(f"{framework} under gunicorn on 127.0.0.1, {args.workers} workers, wrk {args.duration}s per case")
