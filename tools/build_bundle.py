@@ -1,15 +1,19 @@
-"""Build the release bundle on the controller.
+"""Build the release bundle of a WSGI app on the controller.
 
-    python tools/build_bundle.py --out build/bundle [--extra flask] [--release-id ID] [--env KEY=VALUE ...]
+    python tools/build_bundle.py --out build/bundle [--extra flask|django]     stackgen's model service
+    python tools/build_bundle.py --out OUT --requirement 'myapp==1.2' [--app-wheels DIR] [--wsgi M:CALLABLE]
+    python tools/build_bundle.py --out OUT --project DIR [--project-requirements FILE] [--wsgi ...] [--settings ...]
 
 The bundle is one tarball, ``stackgen-<release>.tar.gz``, holding:
   wheels/          every wheel the target needs, for CPython 3.11 and 3.13 on manylinux x86_64
-  model/           the trained artifact and its manifest (sha256 inside)
-  requirements.txt what to install from wheels/ (pins from constraints.txt)
+  app/             the project's source (--project only)
+  model/           the model and its manifest, sha256 inside (stackgen's service, or --model-dir)
+  requirements.txt the lock: every package pinned, per target Python where the pins differ
   release.env      release-level settings (empty unless --env is given)
-  release.json     release id, package, files and their sha256
-A copy of release.json sits next to the tarball so that deploys can read the id
-without unpacking. Targets install with pip --no-index: they never reach PyPI.
+  release.json     release id, what app it is, the locks, files and their sha256
+A copy of release.json sits next to the tarball so that deploys can read the id without
+unpacking. Targets install with `pip install --no-index --find-links wheels -r requirements.txt`:
+they never reach a package index. gunicorn is always in the lock (the release's unit runs it).
 """
 
 from __future__ import annotations
@@ -17,108 +21,133 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bundle_resolve import BundleError, Pins, fetch, local_wheels, lock_text, pip_config, resolve, run_pip, step  # noqa: E402
+from packaging.requirements import InvalidRequirement, Requirement  # noqa: E402
+from packaging.utils import canonicalize_name  # noqa: E402
 
 from model_core import __version__  # noqa: E402
 from model_core.errors import ArtifactError  # noqa: E402
 from model_core.manifest import load_manifest, sha256_of, verify_artifact  # noqa: E402
 from model_core.train import write_model  # noqa: E402
 
-# Debian 12 ships glibc 2.36; accept every manylinux tag it can run.
-PLATFORMS = ["manylinux2014_x86_64"] + [f"manylinux_2_{minor}_x86_64" for minor in range(17, 37)]
 # Debian 12 ships CPython 3.11 and Debian 13 ships 3.13: one bundle installs on both.
 PYTHONS = ("3.11", "3.13")
 WSGI = {"flask": "model_flask.wsgi:app", "django": "model_django.wsgi:application"}
+SETTINGS = {"django": "model_django.settings.production"}
+WSGI_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+MODULE_SPEC = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+# Never shipped from a project directory: VCS data, caches, local environments, dev databases.
+# Never bundled from a project directory: VCS and tool state, local databases, and local
+# environment files (they hold a developer's secrets; settings reach a release from the inventory).
+PROJECT_SKIP = (
+    ".git",
+    "__pycache__",
+    "*.pyc",
+    ".venv",
+    "venv",
+    ".tox",
+    "node_modules",
+    "*.sqlite3",
+    ".env",
+    ".env.*",
+)
 
 
-def step(message: str) -> None:
-    print(f"==> {message}", flush=True)
+@dataclass(frozen=True)
+class App:
+    """What the bundle serves: stackgen's own model service, a requirement, or a project's source."""
+
+    source: str
+    requirement: str | None = None
+    name: str | None = None
+    wsgi: str | None = None
+    settings: str | None = None
+    framework: str | None = None  # stackgen's adapter (flask or django); None for other apps
+    wheels: Path | None = None  # --app-wheels
+    project: Path | None = None
+    project_requirements: Path | None = None
+
+    def describe(self) -> dict[str, str | None]:
+        return {
+            "source": self.source,
+            "requirement": self.requirement,
+            "name": self.name,
+            "wsgi": self.wsgi,
+            "settings": self.settings,
+            "pythonpath": "app" if self.project else None,
+        }
 
 
-def pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", *args, "--quiet", "--progress-bar", "off"], check=True)
+def stackgen_app(extra: str, onnx: bool = False) -> App:
+    requirement = f"stackgen[{extra}{',onnx' if onnx else ''}]=={__version__}"
+    return App("stackgen", requirement, "stackgen", WSGI[extra], SETTINGS.get(extra), framework=extra)
 
 
 def build(
     out: Path,
-    extra: str,
+    app: App,
     release_id: str | None,
     env: list[str],
     wheel_cache: Path,
     model_dir: Path | None = None,
-    onnx: bool = False,
     pythons: tuple[str, ...] = PYTHONS,
-    app_requirement: str | None = None,
-    app_wheels: Path | None = None,
 ) -> dict[str, object]:
     out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("stackgen-*.tar.gz"):
-        old.unlink()
+    wheel_cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        stage = Path(tmp) / "bundle"
-        wheels = stage / "wheels"
-        wheels.mkdir(parents=True)
-        step("building the stackgen wheel")
-        pip("wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(wheels), str(ROOT))
-        requirement = app_requirement or f"stackgen[{extra}{',onnx' if onnx else ''}]=={__version__}"
-        if app_wheels is not None:
-            # Another app's own wheels; its dependencies come from the registries like ours.
-            for wheel in app_wheels.glob("*.whl"):
-                shutil.copy2(wheel, wheels / wheel.name)
-        wheel_cache.mkdir(parents=True, exist_ok=True)
-        # The cache holds third-party wheels only: a stale stackgen wheel there would win.
-        for stale in wheel_cache.glob("stackgen-*.whl"):
-            stale.unlink()
-        platform_args = [arg for p in PLATFORMS for arg in ("--platform", p)]
-        needed: set[str] = set()
+        stage, local = Path(tmp) / "bundle", Path(tmp) / "local"
+        (stage / "wheels").mkdir(parents=True)
+        local.mkdir()
+        # The model first: a model that fails its checksum stops the build before any download.
+        model_manifest = _stage_model(stage / "model", model_dir, train=app.source == "stackgen")
+        local_dirs = [d for d in (local, app.wheels) if d is not None]
+        if app.source == "stackgen":
+            step("building the stackgen wheel")
+            run_pip(
+                ["wheel", "--no-deps", "--no-build-isolation", "--wheel-dir", str(local), str(ROOT)],
+                "building the stackgen wheel",
+            )
+        inputs, constraints = _inputs(app, Path(tmp))
+        config, given = pip_config(), local_wheels(local_dirs)
+        locks: dict[str, Pins] = {}
         for python in pythons:
-            step(f"downloading dependency wheels for CPython {python} (cache: {wheel_cache})")
-            needed |= _download(wheel_cache, wheels, requirement, platform_args, python)
-        for name in sorted(needed):
-            if not (wheels / name).exists():
-                shutil.copy2(wheel_cache / name, wheels / name)
-        if model_dir is None:
-            step("training the example model")
-            model_manifest = write_model(stage / "model")
-        else:
-            step(f"verifying and copying the model in {model_dir}")
-            verify_artifact(model_dir, load_manifest(model_dir))
-            shutil.copytree(model_dir, stage / "model")
-            model_manifest = json.loads((stage / "model" / "manifest.json").read_text())
-        (stage / "requirements.txt").write_text(requirement + "\n")
+            step(f"resolving for CPython {python} with uv")
+            locks[python] = resolve(python, inputs, constraints, local_dirs, config)
+            for wheel in fetch(python, locks[python], given, wheel_cache):
+                if not (stage / "wheels" / wheel.name).exists():
+                    shutil.copy2(wheel, stage / "wheels" / wheel.name)
+        if app.project is not None:
+            step(f"copying the project {app.project} into app/")
+            _copy_project(app.project, stage / "app", skip=[out, wheel_cache])
+        (stage / "requirements.txt").write_text(lock_text(locks))
         (stage / "release.env").write_text("".join(f"{item}\n" for item in env))
         files = {str(p.relative_to(stage)): sha256_of(p) for p in sorted(stage.rglob("*")) if p.is_file()}
-        content = hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+        # What the bundle serves is part of its identity too, not only its files (same wheels, other --wsgi).
+        identity = {"files": files, "app": app.describe()}
+        content = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
         release = release_id or time.strftime("%Y%m%d%H%M%S", time.gmtime()) + "-" + content[:8]
-        _stamp_model_release(stage / "model" / "manifest.json", release)
-        files["model/manifest.json"] = sha256_of(stage / "model" / "manifest.json")
-        info = {
-            "release": release,
-            "version": __version__,
-            "framework": extra,
-            "requirement": requirement,
-            "wsgi": WSGI[extra],
-            "model": {
-                "name": model_manifest["name"],
-                "version": model_manifest["version"],
-                "sha256": model_manifest["sha256"],
-            },
-            "python": [f"cp{p.replace('.', '')}" for p in pythons],
-            "files": files,
-        }
-        if app_requirement is None:
-            info["smoke"] = smoke_request(model_manifest)
+        if model_manifest is not None:
+            _stamp_model_release(stage / "model" / "manifest.json", release)
+            files["model/manifest.json"] = sha256_of(stage / "model" / "manifest.json")
+        info = _describe(app, release, pythons, locks, files, model_manifest)
         (stage / "release.json").write_text(json.dumps(info, indent=2) + "\n")
+        # Only now: a build that fails leaves the previous bundle in place, whole.
+        for previous in out.glob("stackgen-*.tar.gz"):
+            previous.unlink()
         tarball = out / f"stackgen-{release}.tar.gz"
         step(f"writing {tarball}")
         with tarfile.open(tarball, "w:gz", compresslevel=1) as tar:
@@ -130,16 +159,109 @@ def build(
     return info
 
 
+def _inputs(app: App, tmp: Path) -> tuple[list[Path], list[Path]]:
+    """uv's input files and constraint files for this app."""
+    wanted = tmp / "requirements.in"
+    # gunicorn always: the release's systemd unit runs <bundle>/venv/bin/gunicorn.
+    wanted.write_text("".join(f"{line}\n" for line in (app.requirement, "gunicorn") if line))
+    inputs = [wanted] if app.project_requirements is None else [app.project_requirements, wanted]
+    if app.source == "stackgen":
+        return inputs, [ROOT / "constraints.txt"]
+    # Another app brings its own pins, which must win over the repo's: only gunicorn's is ours.
+    (tmp / "constraints.txt").write_text(_pin_of("gunicorn", ROOT / "constraints.txt") + "\n")
+    return inputs, [tmp / "constraints.txt"]
+
+
+def _pin_of(name: str, constraints: Path) -> str:
+    for raw in constraints.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        try:
+            if line and canonicalize_name(Requirement(line).name) == name:
+                return line
+        except InvalidRequirement:
+            continue
+    raise BundleError(f"{constraints} has no pin for {name}")
+
+
+def _copy_project(source: Path, dest: Path, skip: list[Path]) -> None:
+    patterns = shutil.ignore_patterns(*PROJECT_SKIP)
+    # The bundle's own output or wheel cache may sit inside the project (e.g. --project . --out dist).
+    skipped = {p.resolve() for p in skip}
+
+    def ignore(directory: str, names: list[str]) -> set[str]:
+        return set(patterns(directory, names)) | {n for n in names if (Path(directory) / n).resolve() in skipped}
+
+    try:
+        shutil.copytree(source, dest, ignore=ignore)
+    except shutil.Error as exc:
+        problems = "; ".join(f"{src}: {why}" for src, _, why in exc.args[0][:5])
+        raise BundleError(f"cannot copy the project {source}: {problems}") from None
+
+
+def _stage_model(dest: Path, model_dir: Path | None, train: bool) -> dict[str, Any] | None:
+    if model_dir is not None:
+        step(f"verifying and copying the model in {model_dir}")
+        verify_artifact(model_dir, load_manifest(model_dir))
+        shutil.copytree(model_dir, dest)
+        return json.loads((dest / "manifest.json").read_text())
+    if train:
+        step("training the example model")
+        return write_model(dest)
+    return None
+
+
+def _describe(
+    app: App,
+    release: str,
+    pythons: tuple[str, ...],
+    locks: dict[str, Pins],
+    files: dict[str, str],
+    model: dict[str, Any] | None,
+) -> dict[str, object]:
+    tags = {python: f"cp{python.replace('.', '')}" for python in pythons}
+    if app.source == "stackgen":
+        version: str | None = __version__
+    else:
+        # The app's own version, where the lock pins one (the same on every target Python).
+        pinned = {locks[p].get(app.name) for p in pythons} if app.name else {None}
+        version = pinned.pop() if len(pinned) == 1 else None
+    info: dict[str, object] = {
+        "release": release,
+        "version": version,
+        "framework": app.framework,
+        "requirement": app.requirement,
+        "wsgi": app.wsgi,
+        "app": app.describe(),
+    }
+    if model is not None:
+        info["model"] = {"name": model["name"], "version": model["version"], "sha256": model["sha256"]}
+    info["python"] = list(tags.values())
+    info["lock"] = {tags[p]: [f"{name}=={pin}" for name, pin in sorted(locks[p].items())] for p in pythons}
+    info["files"] = files
+    if app.source == "stackgen" and model is not None:
+        info["smoke"] = smoke_request(model)
+    return info
+
+
 def smoke_request(manifest: dict[str, Any]) -> dict[str, object]:
     """The request a new release of the model service must answer before it gets traffic:
-    a real V2 inference on the manifest's example input (zeros when it declares none)."""
+    a real V2 inference on the manifest's example input (zeros when it declares none). Also the
+    header the service puts its release id in, and the side-effect-free path a rerun asks the
+    live release (roles/app_release reads both)."""
     spec = manifest["inputs"][0]
     n_features = int(spec["shape"][-1])
     rows = manifest.get("example") or [[0.0] * n_features]
     body = {
         "inputs": [{"name": spec["name"], "shape": [len(rows), n_features], "datatype": spec["datatype"], "data": rows}]
     }
-    return {"method": "POST", "path": f"/v2/models/{manifest['name']}/infer", "body": body, "status": 200}
+    return {
+        "method": "POST",
+        "path": f"/v2/models/{manifest['name']}/infer",
+        "body": body,
+        "status": 200,
+        "release_header": "X-Release-Id",
+        "live": "/v2/health/ready",
+    }
 
 
 def _stamp_model_release(path: Path, release: str) -> None:
@@ -149,62 +271,103 @@ def _stamp_model_release(path: Path, release: str) -> None:
     path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-def _download(cache: Path, local: Path, requirement: str, platform_args: list[str], python: str) -> set[str]:
-    pip(
-        "download",
-        "--only-binary=:all:",
-        "--python-version",
-        python,
-        "--implementation",
-        "cp",
-        *platform_args,
-        "--constraint",
-        str(ROOT / "constraints.txt"),
-        "--find-links",
-        str(local),
-        "--dest",
-        str(cache),
-        requirement,
-    )
-    # The cache holds third-party wheels only: a stale stackgen wheel there would win.
-    for copied in cache.glob("stackgen-*.whl"):
-        copied.unlink()
-    return set(_resolve_names(cache, local, requirement, platform_args, python))
-
-
-def _resolve_names(cache: Path, local: Path, requirement: str, platform_args: list[str], python: str) -> list[str]:
-    # `pip download --report` names exactly the files the target needs, cache or not.
-    with tempfile.TemporaryDirectory() as tmp:
-        report = Path(tmp) / "report.json"
-        pip(
-            "install",
-            "--dry-run",
-            "--ignore-installed",
-            "--only-binary=:all:",
-            "--python-version",
-            python,
-            "--implementation",
-            "cp",
-            *platform_args,
-            "--target",
-            str(Path(tmp) / "t"),
-            "--no-index",
-            "--find-links",
-            str(cache),
-            "--find-links",
-            str(local),
-            "--report",
-            str(report),
-            requirement,
+def _app_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> App:
+    """Check the flags together and say what the bundle serves; argparse errors exit with status 2."""
+    app_mode = args.requirement is not None or args.project is not None
+    if not app_mode:
+        for flag, value in (
+            ("--wsgi", args.wsgi),
+            ("--settings", args.settings),
+            ("--app-wheels", args.app_wheels),
+            ("--project-requirements", args.project_requirements),
+        ):
+            if value is not None:
+                parser.error(f"{flag} describes another app: give it with --requirement or --project")
+        return stackgen_app(args.extra or "flask", args.with_onnx)
+    # --extra is accepted and ignored here (callers such as `stackgen build` always pass their framework);
+    # ONNX Runtime, though, would be asked for and silently missing.
+    if args.with_onnx:
+        parser.error("--with-onnx is for stackgen's own service; list onnxruntime in the app's requirements")
+    if args.project_requirements is not None and args.project is None:
+        parser.error("--project-requirements needs --project")
+    if args.wsgi is not None and not WSGI_SPEC.fullmatch(args.wsgi):
+        parser.error(f"--wsgi {args.wsgi!r}: expected module:callable, e.g. mysite.wsgi:application")
+    if args.settings is not None and not MODULE_SPEC.fullmatch(args.settings):
+        parser.error(f"--settings {args.settings!r}: expected a dotted module name, e.g. mysite.settings")
+    if args.app_wheels is not None and not args.app_wheels.is_dir():
+        parser.error(f"--app-wheels {args.app_wheels}: no such directory")
+    if args.requirement is not None:
+        try:
+            name = canonicalize_name(Requirement(args.requirement).name)
+        except InvalidRequirement as exc:
+            parser.error(f"--requirement {args.requirement!r} is not a valid requirement: {exc}")
+        return App("requirement", args.requirement, name, args.wsgi, args.settings, wheels=args.app_wheels)
+    project: Path = args.project.resolve()
+    if not project.is_dir():
+        parser.error(f"--project {args.project}: no such directory")
+    requirements = (args.project_requirements or project / "requirements.txt").resolve()
+    if not requirements.is_file():
+        parser.error(
+            f"--project {args.project}: no requirements file {requirements}; the bundle installs the project's "
+            "dependencies from it (name another with --project-requirements)"
         )
-        items = json.loads(report.read_text())["install"]
-    return [item["download_info"]["url"].rsplit("/", 1)[-1] for item in items]
+    # A Django project (django-admin startproject) has one package holding wsgi.py beside settings.py.
+    packages = sorted(p.parent.name for p in project.glob("*/wsgi.py") if (p.parent / "settings.py").is_file())
+    wsgi, settings = args.wsgi, args.settings
+    if wsgi is None:
+        if len(packages) != 1:
+            found = f"found {len(packages)} ({', '.join(packages)})" if packages else "found none"
+            parser.error(
+                f"--project {args.project}: cannot tell its WSGI callable: looked for one package with wsgi.py "
+                f"beside settings.py and {found}; give it with --wsgi module:callable"
+            )
+        wsgi = f"{packages[0]}.wsgi:application"
+    if settings is None and len(packages) == 1 and wsgi.startswith(f"{packages[0]}."):
+        settings = f"{packages[0]}.settings"
+    return App(
+        "project",
+        None,
+        None,
+        wsgi,
+        settings,
+        wheels=args.app_wheels,
+        project=project,
+        project_requirements=requirements,
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="build_bundle", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "bundle", help="output directory")
-    parser.add_argument("--extra", choices=sorted(WSGI), default="flask", help="which service to bundle")
+    parser.add_argument(
+        "--extra",
+        choices=sorted(WSGI),
+        help="which stackgen service to bundle (default: flask; ignored with --requirement or --project)",
+    )
+    parser.add_argument("--with-onnx", action="store_true", help="include ONNX Runtime (for onnx models)")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--requirement",
+        metavar="REQ",
+        help="bundle another app: what targets install instead of stackgen, e.g. 'myapp==1.2' "
+        "(from the package index or --app-wheels)",
+    )
+    mode.add_argument("--project", type=Path, metavar="DIR", help="bundle a project's source directory into app/")
+    parser.add_argument(
+        "--project-requirements",
+        type=Path,
+        metavar="FILE",
+        help="the --project's requirements file (default: DIR/requirements.txt)",
+    )
+    parser.add_argument("--app-wheels", type=Path, metavar="DIR", help="directory with the app's own wheels")
+    parser.add_argument(
+        "--wsgi",
+        metavar="MODULE:CALLABLE",
+        help="the app's WSGI callable (with --project, found from DIR/<pkg>/wsgi.py when not given)",
+    )
+    parser.add_argument("--settings", metavar="MODULE", help="the app's Django settings module")
     parser.add_argument("--release-id", help="release id (default: UTC timestamp + content hash)")
     parser.add_argument(
         "--env",
@@ -213,7 +376,11 @@ def main() -> int:
         metavar="KEY=VALUE",
         help="release-level setting written to release.env (repeatable)",
     )
-    parser.add_argument("--model-dir", type=Path, help="bundle this model directory instead of the example model")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        help="bundle this model directory (stackgen: instead of the example model; apps: no model without it)",
+    )
     parser.add_argument(
         "--python",
         action="append",
@@ -221,13 +388,6 @@ def main() -> int:
         metavar="X.Y",
         help=f"target CPython version, repeatable (default: {' and '.join(PYTHONS)})",
     )
-    parser.add_argument(
-        "--requirement",
-        help="what targets install instead of stackgen, e.g. 'myapp==1.2' "
-        "(deploy it with app_flask_requirement/app_django_requirement)",
-    )
-    parser.add_argument("--app-wheels", type=Path, help="directory with the wheels of the app named by --requirement")
-    parser.add_argument("--with-onnx", action="store_true", help="include ONNX Runtime (for onnx models)")
     parser.add_argument(
         "--wheel-cache",
         type=Path,
@@ -238,21 +398,22 @@ def main() -> int:
     for item in args.env:
         if "=" not in item or not item.split("=", 1)[0].isidentifier():
             parser.error(f"--env {item!r}: expected KEY=VALUE")
+    for python in args.pythons or ():
+        if not re.fullmatch(r"3\.\d+", python):
+            parser.error(f"--python {python!r}: expected a CPython version like 3.13")
+    if args.model_dir is not None and not args.model_dir.is_dir():
+        parser.error(f"--model-dir {args.model_dir}: no such directory")
+    app = _app_from_args(parser, args)
+    pythons = tuple(dict.fromkeys(args.pythons or PYTHONS))
     try:
-        info = build(
-            args.out,
-            args.extra,
-            args.release_id,
-            args.env,
-            args.wheel_cache,
-            args.model_dir,
-            args.with_onnx,
-            tuple(args.pythons or PYTHONS),
-            args.requirement,
-            args.app_wheels,
-        )
-    except ArtifactError as exc:
-        raise SystemExit(f"build_bundle: {exc}") from None
+        info = build(args.out, app, args.release_id, args.env, args.wheel_cache, args.model_dir, pythons)
+    except (BundleError, ArtifactError) as exc:
+        print(f"build_bundle: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"build_bundle: cannot write the bundle: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     print(f"release {info['release']}: {args.out / str(info['tarball'])} ({len(info['files'])} files)")  # type: ignore[arg-type]
     return 0
 

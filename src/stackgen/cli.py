@@ -1,9 +1,9 @@
-"""stackgen: generate, build and run a deployment of the model service for your own model.
+"""stackgen: generate, build and run a deployment of the model service for your own model, or of your own app.
 
 stackgen init      write a stack spec (prompts on a terminal, flags otherwise)
 stackgen validate  check a spec; every problem named with what is allowed
 stackgen render    write a ready deployment directory (inventory, group_vars, playbooks, ...)
-stackgen build     build the release bundle (wheelhouse + model + manifest)
+stackgen build     build the release bundle (wheelhouse + model or app + manifest)
 stackgen up|down|status   the local Docker stack (nginx on 127.0.0.1)
 stackgen deploy    run ansible-playbook against a rendered directory's inventory
 """
@@ -22,6 +22,9 @@ from . import spec as specs
 from .render import render
 from .spec import Spec, SpecError
 
+APP_FLAGS = ("requirement", "project", "wsgi", "settings")  # --app-<key> of stackgen init
+KINDS = ("model", "app")
+
 
 class CliError(Exception):
     """An operator-facing failure: printed as one paragraph, exit status 1."""
@@ -37,12 +40,24 @@ def _ask(label: str, default: Any, choices: tuple[str, ...] | None = None) -> st
     return answer or str(default)
 
 
+def _ask_app(framework: str) -> dict[str, str]:
+    """The app's keys from prompts; empty answers are left out (validation names what is missing)."""
+    answers = {"requirement": _ask("app.requirement (a PyPI requirement; empty for a project directory)", "")}
+    if not answers["requirement"]:
+        answers["project"] = _ask("app.project (a directory with requirements.txt, relative to the spec)", ".")
+    answers["wsgi"] = _ask("app.wsgi (module:callable; empty to detect it in a project)", "")
+    if framework == "django":
+        answers["settings"] = _ask("app.settings (the settings module; empty to detect it in a project)", "")
+    return {key: value for key, value in answers.items() if value}
+
+
 def cmd_init(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not args.force:
         raise CliError(f"{out} already exists; pass --force to overwrite it")
     values: dict[str, Any] = {k: v for k, v in vars(args).items() if k in specs.KEYS and v is not None}
     model = {"path": args.model_path, "loader": args.loader}
+    app = {key: getattr(args, f"app_{key}") for key in APP_FLAGS if getattr(args, f"app_{key}") is not None}
     interactive = sys.stdin.isatty() and not args.no_input
     defaults = asdict(Spec(name="my-model"))
     if interactive:
@@ -60,12 +75,20 @@ def cmd_init(args: argparse.Namespace) -> int:
             values["acme_directory"] = _ask("acme_directory (the ACME server's directory URL)", "")
         if values.get("topology") == "load-balanced" and "app_hosts" not in values:
             values["app_hosts"] = int(_ask("app_hosts", 2))
-        model["path"] = model["path"] or _ask("model.path (a model directory, or example)", "example")
-        model["loader"] = model["loader"] or _ask("model.loader", "sklearn", specs.LOADERS)
+        undecided = not app and not any(model.values())  # no flag chose between a model and an app
+        if undecided and _ask("serve a model or deploy your own app", "model", KINDS) == "app":
+            app = _ask_app(values.get("framework", "flask"))
+        elif not app:
+            model["path"] = model["path"] or _ask("model.path (a model directory, or example)", "example")
+            model["loader"] = model["loader"] or _ask("model.loader", "sklearn", specs.LOADERS)
     values.setdefault("name", defaults["name"])
     if values.get("topology") == "load-balanced":
         values.setdefault("app_hosts", 2)
-    values["model"] = {"path": model["path"] or "example", "loader": model["loader"] or "sklearn"}
+    if app:
+        values["app"] = app
+    # With app flags, model flags as well make the spec name both (an error that says so).
+    if not app or any(model.values()):
+        values["model"] = {"path": model["path"] or "example", "loader": model["loader"] or "sklearn"}
     spec = specs.validate(values, "the given values")
     out.write_text("---\n" + spec.to_yaml())
     print(f"wrote {out}; next: stackgen validate {out} && stackgen render {out}")
@@ -81,7 +104,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     spec = specs.load(Path(args.spec))
     out = Path(args.out or f"deploy/{spec.name}")
-    written = render(spec, out)
+    written = render(spec, out, Path(args.spec).resolve().parent)
     print(f"rendered {len(written)} files into {out}")
     return 0
 
@@ -100,6 +123,13 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     spec = specs.load(Path(args.spec))
+    if spec.app is not None:
+        # The local images are the model service's: its model check at build time, its settings
+        # and its readiness URL in the compose health checks.
+        raise CliError(
+            f"{args.spec} names an app (app: {spec.app.source}); the local Docker stack supports the model "
+            "service only, not an app yet. Deploy the app with: stackgen render, stackgen build, stackgen deploy"
+        )
     url = stack.up(spec, Path(args.spec).resolve().parent, _workdir(args, spec), args.port, args.bind, progress)
     print(f"{spec.name} is ready: {url}/v2/models/iris/infer (stackgen down {args.spec} removes it)")
     return 0
@@ -146,6 +176,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--framework", choices=specs.FRAMEWORKS)
     p.add_argument("--model-path", help="model directory (manifest.json + artifact), or 'example'")
     p.add_argument("--loader", choices=specs.LOADERS)
+    p.add_argument("--app-requirement", help="deploy your own app instead of a model: a PyPI requirement")
+    p.add_argument("--app-project", help="... or a project directory with requirements.txt (relative to the spec file)")
+    p.add_argument("--app-wsgi", help="the app's WSGI callable, module:callable (found in a project if omitted)")
+    p.add_argument("--app-settings", help="the Django project's settings module (found in a project if omitted)")
     p.add_argument("--database", choices=specs.DATABASES)
     p.add_argument("--topology", choices=specs.TOPOLOGIES)
     p.add_argument("--app-hosts", dest="app_hosts", type=int, help="app hosts behind the load balancer")
@@ -178,7 +212,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "build",
         help="build the release bundle",
-        description="Build the release bundle (wheelhouse for the target, the model, release.json with sha256 sums).",
+        description="Build the release bundle (wheelhouse for the target, the model or the app, release.json with "
+        "sha256 sums).",
     )
     p.add_argument("spec", help="stack spec file")
     p.add_argument("--out", help="bundle directory (default: .stackgen/<name>/bundle next to the spec)")

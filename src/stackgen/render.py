@@ -1,7 +1,7 @@
 """`stackgen render`: a ready deployment directory for one spec.
 
 <out>/
-  stack.yml                    the spec
+  stack.yml                    the spec, its directories relative to <out>
   ansible.cfg                  roles and collections from the stackgen checkout
   site.yml                     the playbook entry (imports playbooks/site.yml)
   inventory/hosts.yml          groups web / app / db for the topology
@@ -16,11 +16,13 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .docs import readme, vault_example
 from .paths import repo_root
 from .spec import Spec
 
@@ -71,87 +73,118 @@ def inventory(spec: Spec) -> dict[str, Any]:
 def group_vars(spec: Spec, bundle_from_playbooks: str = "../bundle") -> dict[str, Any]:
     """``bundle_from_playbooks``: the deployment's bundle/ relative to the stackgen checkout's
     playbooks/, which is playbook_dir while the entries' imported playbooks run."""
-    single = spec.topology == "single"
     app = f"app_{spec.framework}"
+    values: dict[str, Any] = {
+        "stackgen_framework": spec.framework,
+        f"{app}_bundle_dir": f"{{{{ playbook_dir }}}}/{bundle_from_playbooks}",
+        f"{app}_workers": spec.workers,
+        "nginx_tls_mode": TLS_MODE[spec.tls],
+        **_fleet_vars(spec),
+        **_tls_vars(spec),
+        **(_flask_vars(spec) if spec.framework == "flask" else _django_vars(spec)),
+        "nginx_sites": [_web_site(spec)],
+    }
+    return values
+
+
+def _web_site(spec: Spec) -> dict[str, Any]:
     # Single host: nginx sends traffic to the app's live release on the same host. Load-balanced:
     # the load balancer sends it over mutual TLS to the app hosts' own nginx (app_group_vars),
     # which switches between releases there.
     site: dict[str, Any] = {"name": "model", "server_names": [spec.domain]}
     if spec.framework == "django":
         site["pages"] = [ADMIN_PAGES]  # the admin's own CSS and JS are allowed there
-    if single:
+    if spec.topology == "single":
         site["app"] = "model"
+        if spec.framework == "django":  # load-balanced: the app hosts' nginx serves them
+            site["static_root"] = STATIC_ROOT
     else:
         site["upstream"] = f"{{{{ groups['app'] | map('regex_replace', '$', ':{APP_HOST_PORT}') | list }}}}"
         site["upstream_tls"] = True
-    values: dict[str, Any] = {
-        "stackgen_framework": spec.framework,
-        f"{app}_bundle_dir": f"{{{{ playbook_dir }}}}/{bundle_from_playbooks}",
-        f"{app}_workers": spec.workers,
-        "nginx_tls_mode": TLS_MODE[spec.tls],
+    return site
+
+
+def _fleet_vars(spec: Spec) -> dict[str, Any]:
+    if spec.topology == "single":
+        return {}
+    return {
+        # A private CA on the controller (inventory/pki) and a certificate per host.
+        "pki_enabled": True,
+        "nginx_upstream_tls_name": APP_TIER_NAME,
+        # A vanished app host costs a retry after this long, not a client's request.
+        "nginx_proxy_connect_timeout": 2,
+        "nginx_upstream_fail_timeout": UPSTREAM_FAIL_TIMEOUT,
     }
-    if not single:
-        values.update(
-            {
-                # A private CA on the controller (inventory/pki) and a certificate per host.
-                "pki_enabled": True,
-                "nginx_upstream_tls_name": APP_TIER_NAME,
-                # A vanished app host costs a retry after this long, not a client's request.
-                "nginx_proxy_connect_timeout": 2,
-                "nginx_upstream_fail_timeout": UPSTREAM_FAIL_TIMEOUT,
-            }
-        )
+
+
+def _tls_vars(spec: Spec) -> dict[str, Any]:
     if spec.tls == "provided":
-        values["nginx_tls_certificate"] = "{{ vault_tls_certificate }}"
-        values["nginx_tls_key"] = "{{ vault_tls_key }}"
+        return {"nginx_tls_certificate": "{{ vault_tls_certificate }}", "nginx_tls_key": "{{ vault_tls_key }}"}
     if spec.tls == "acme":
-        values["nginx_acme_directory_url"] = spec.acme_directory
-        values["nginx_acme_email"] = spec.acme_email
-    if spec.framework == "flask":
-        values["app_flask_api_tokens"] = "{{ vault_api_tokens }}"
+        return {"nginx_acme_directory_url": spec.acme_directory, "nginx_acme_email": spec.acme_email}
+    return {}
+
+
+def _flask_vars(spec: Spec) -> dict[str, Any]:
+    if spec.app is None:
+        return {"app_flask_api_tokens": "{{ vault_api_tokens }}"}
+    return {
+        "app_flask_wsgi": spec.app.wsgi,  # empty: the bundle's own callable (release.json)
+        "app_flask_check_model": False,
+        "app_flask_smoke_path": spec.app.smoke_path,
+        "app_flask_smoke_status": 200,
+        "app_flask_env": {},  # the model service's STACKGEN_* settings mean nothing to another app
+    }
+
+
+def _django_vars(spec: Spec) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "app_django_secret_key": "{{ vault_django_secret_key }}",
+        "app_django_allowed_hosts": [spec.domain],
+        "app_django_db_engine": spec.database,
+        "app_django_superuser_name": "admin",
+        "app_django_superuser_password": "{{ vault_django_admin_password }}",
+    }
+    if spec.app is None:
+        values["app_django_api_tokens"] = "{{ vault_django_api_tokens }}"
     else:
-        if single:  # load-balanced: the app hosts' nginx serves them (app_group_vars)
-            site["static_root"] = STATIC_ROOT
         values.update(
             {
-                "app_django_secret_key": "{{ vault_django_secret_key }}",
-                "app_django_allowed_hosts": [spec.domain],
-                "app_django_db_engine": spec.database,
-                "app_django_superuser_name": "admin",
-                "app_django_superuser_password": "{{ vault_django_admin_password }}",
-                "app_django_api_tokens": "{{ vault_django_api_tokens }}",
+                "app_django_wsgi": spec.app.wsgi,  # empty: the bundle's (detected in the project)
+                "app_django_settings_module": spec.app.settings,
+                "app_django_model_service": False,
+                "app_django_smoke_path": spec.app.smoke_path,
+                "app_django_smoke_status": 200,
             }
         )
-        if spec.database == "postgresql":
-            db_host = (
-                "127.0.0.1" if single else "{{ hostvars[groups['db'][0]].ansible_host | default(groups['db'][0]) }}"
-            )
-            values.update(
-                {
-                    "app_django_db_password": "{{ vault_db_password }}",
-                    "app_django_db_host": db_host,
-                    "postgresql_databases": [
-                        {"name": "model", "owner": "model", "password": "{{ vault_db_password }}"}
-                    ],
-                }
-            )
-            if not single:
-                # Only the app hosts, by the addresses their facts name; over TLS, verified both ways.
-                values.update(
-                    {
-                        "postgresql_listen_addresses": ["localhost", "{{ ansible_facts.default_ipv4.address }}"],
-                        "postgresql_allowed_networks": (
-                            "{{ groups['app'] | map('extract', hostvars, ['ansible_facts', 'default_ipv4', 'address'])"
-                            " | map('regex_replace', '$', '/32') | list }}"
-                        ),
-                        "postgresql_ssl_cert_file": f"{PKI_DIR}/host.crt",
-                        "postgresql_ssl_key_file": f"{PKI_DIR}/host.key",
-                        "app_django_db_sslmode": "verify-full",
-                        "app_django_db_sslrootcert": f"{PKI_DIR}/ca.crt",
-                    }
-                )
-    values["nginx_sites"] = [site]
+    if spec.database == "postgresql":
+        values.update(_postgresql_vars(spec))
     return values
+
+
+def _postgresql_vars(spec: Spec) -> dict[str, Any]:
+    single = spec.topology == "single"
+    db_host = "127.0.0.1" if single else "{{ hostvars[groups['db'][0]].ansible_host | default(groups['db'][0]) }}"
+    values: dict[str, Any] = {
+        "app_django_db_password": "{{ vault_db_password }}",
+        "app_django_db_host": db_host,
+        "postgresql_databases": [{"name": "model", "owner": "model", "password": "{{ vault_db_password }}"}],
+    }
+    if single:
+        return values
+    # Only the app hosts, by the addresses their facts name; over TLS, verified both ways.
+    return {
+        **values,
+        "postgresql_listen_addresses": ["localhost", "{{ ansible_facts.default_ipv4.address }}"],
+        "postgresql_allowed_networks": (
+            "{{ groups['app'] | map('extract', hostvars, ['ansible_facts', 'default_ipv4', 'address'])"
+            " | map('regex_replace', '$', '/32') | list }}"
+        ),
+        "postgresql_ssl_cert_file": f"{PKI_DIR}/host.crt",
+        "postgresql_ssl_key_file": f"{PKI_DIR}/host.key",
+        "app_django_db_sslmode": "verify-full",
+        "app_django_db_sslrootcert": f"{PKI_DIR}/ca.crt",
+    }
 
 
 def app_group_vars(spec: Spec) -> dict[str, Any]:
@@ -171,10 +204,16 @@ def app_group_vars(spec: Spec) -> dict[str, Any]:
         f"app_{spec.framework}_lb_hook": "lb_flag.yml",
         "app_release_lb_settle_seconds": UPSTREAM_FAIL_TIMEOUT + 1,
     }
-    # The load balancer and this host's nginx both forward: the client is two hops away.
-    if spec.framework == "django":
+    # The load balancer and this host's nginx both forward: the client is two hops away (the
+    # model service's throttles and logs; another app reads its own settings).
+    if spec.framework == "django" and spec.app is None:
         values["app_django_proxy_hops"] = 2
-    if spec.framework == "flask":
+    if spec.framework == "django":
+        # Browsers post forms from the public origin, the load balancer's: the app hosts' own
+        # nginx (internal TLS on another port) names none the role could derive them from.
+        scheme = "http" if spec.tls == "none" else "https"
+        values["app_django_csrf_trusted_origins"] = [f"{scheme}://{spec.domain}"]
+    if spec.framework == "flask" and spec.app is None:
         values["app_flask_env"] = {
             "STACKGEN_MODEL_DIR": "bundle/model",
             "STACKGEN_PROXY_HOPS": "2",
@@ -184,71 +223,31 @@ def app_group_vars(spec: Spec) -> dict[str, Any]:
     return values
 
 
-def vault_example(spec: Spec) -> str:
-    lines = [
-        "---",
-        "# Fill in, save as vault.yml, then: ansible-vault encrypt vault.yml",
-        "# Never commit it unencrypted.",
-    ]
-    if spec.framework == "flask":
-        lines += ["vault_api_tokens:", '  - "REPLACE-with-a-long-random-token"']
-    else:
-        lines += [
-            'vault_django_secret_key: "REPLACE-with-50-or-more-random-characters"',
-            'vault_django_admin_password: "REPLACE-me"',
-            "vault_django_api_tokens:",
-            '  - {user: client, token: "REPLACE-with-20-to-40-characters"}',
-        ]
-        if spec.database == "postgresql":
-            lines.append('vault_db_password: "REPLACE-me"')
-    if spec.tls == "provided":
-        lines += [
-            "vault_tls_certificate: |",
-            "  -----BEGIN CERTIFICATE-----",
-            "  REPLACE",
-            "  -----END CERTIFICATE-----",
-            "vault_tls_key: |",
-            "  -----BEGIN PRIVATE KEY-----",
-            "  REPLACE",
-            "  -----END PRIVATE KEY-----",
-        ]
-    return "\n".join(lines) + "\n"
+def relocated(spec: Spec, spec_dir: Path, out: Path) -> Spec:
+    """The spec with its directories relative to ``out`` instead of ``spec_dir``, so that the
+    rendered stack.yml builds the same bundle (`stackgen build stack.yml` in the deployment)."""
+
+    def moved(path: str) -> str:
+        if not path or os.path.isabs(path):
+            return path
+        return os.path.relpath((spec_dir / path).resolve(), out.resolve())
+
+    if spec.app is not None:
+        return replace(spec, app=replace(spec.app, project=moved(spec.app.project), wheels=moved(spec.app.wheels)))
+    if spec.model is not None and spec.model.path != "example":
+        return replace(spec, model=replace(spec.model, path=moved(spec.model.path)))
+    return spec
 
 
-def readme(spec: Spec) -> str:
-    return f"""# {spec.name}
-
-A {spec.framework} model service, {spec.topology} topology, database {spec.database}, TLS {spec.tls},
-generated by `stackgen render` from `stack.yml`.
-
-1. Put your hosts in `inventory/hosts.yml` (`ansible_host` for each).
-2. `cp inventory/group_vars/all/vault.yml.example inventory/group_vars/all/vault.yml`, fill it in,
-   then `ansible-vault encrypt inventory/group_vars/all/vault.yml`.
-3. `stackgen build stack.yml --out bundle` builds the release bundle into `bundle/`.
-4. `stackgen deploy . -- --ask-vault-pass` runs `site.yml` (whole stack); later releases:
-   `stackgen deploy . --playbook deploy.yml -- --ask-vault-pass`.
-
-Locally, in Docker: `stackgen up stack.yml` (nginx on 127.0.0.1), `stackgen status stack.yml`,
-`stackgen down stack.yml`.
-{_fleet_note(spec)}"""
-
-
-def _fleet_note(spec: Spec) -> str:
-    if spec.topology == "single":
-        return ""
-    return """
-Traffic between hosts is mutual TLS with a private CA: the first run of `site.yml` creates it in
-`inventory/pki/` on this machine. Keep that directory like a Vault secret (`.gitignore` keeps it
-out of git); losing it means new certificates for every host on the next run.
-"""
-
-
-def render(spec: Spec, out: Path) -> list[Path]:
+def render(spec: Spec, out: Path, spec_dir: Path | None = None) -> list[Path]:
+    """``spec_dir``: the spec file's directory, which its paths are relative to; the rendered
+    stack.yml gets them relative to ``out``."""
     root = repo_root()
     out.mkdir(parents=True, exist_ok=True)
     rel_root = os.path.relpath(root, out.resolve())
+    local = relocated(spec, spec_dir, out) if spec_dir is not None else spec  # as seen from out/
     files = {
-        "stack.yml": _dump(spec.as_dict()),
+        "stack.yml": _dump(local.as_dict()),
         "ansible.cfg": (
             "[defaults]\n"
             f"roles_path = {rel_root}/roles\n"
@@ -272,7 +271,7 @@ def render(spec: Spec, out: Path) -> list[Path]:
                 "services": {"nginx": {"ports": ["${STACKGEN_BIND:-127.0.0.1}:${STACKGEN_PORT:-8080}:80"]}},
             }
         ),
-        "README.md": readme(spec),
+        "README.md": readme(local),
         ".gitignore": "# The private CA (roles/pki): keep ca.key like a Vault secret, never in git.\ninventory/pki/\n",
     }
     written = []

@@ -1,7 +1,8 @@
 """The stack spec: what `stackgen init` writes and every other command reads.
 
 Validation reports every problem at once, each naming the key, what is wrong and what is
-allowed; unknown keys are errors (a typo must not silently fall back to a default).
+allowed; unknown keys are errors (a typo must not silently fall back to a default). A spec
+names either a model for the model service (`model`) or your own app (`app`, see appspec.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .appspec import AppSpec, validate_app
 
 FRAMEWORKS = ("flask", "django")
 DATABASES = ("sqlite", "postgresql")
@@ -40,7 +43,8 @@ class ModelSpec:
 class Spec:
     name: str
     framework: str = "flask"
-    model: ModelSpec = field(default_factory=ModelSpec)
+    model: ModelSpec | None = field(default_factory=ModelSpec)  # None with an app
+    app: AppSpec | None = None  # your own app instead of the model service
     database: str = "sqlite"
     topology: str = "single"
     app_hosts: int = 1
@@ -52,6 +56,12 @@ class Spec:
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        # A spec names either a model or an app: the other key is an error when read back.
+        if self.app is None:
+            del data["app"]
+        else:
+            data["app"] = self.app.as_dict()
+            del data["model"]
         if self.tls != "acme":  # the acme keys are errors with any other tls mode
             del data["acme_directory"], data["acme_email"]
         return data
@@ -64,6 +74,7 @@ KEYS = {
     "name",
     "framework",
     "model",
+    "app",
     "database",
     "topology",
     "app_hosts",
@@ -113,6 +124,18 @@ def _acme(problems: list[str], raw: dict[str, Any], spec: Spec) -> None:
         )
 
 
+def _model(problems: list[str], model: Any) -> ModelSpec:
+    if not isinstance(model, dict):
+        problems.append("model: must be a mapping with path and loader")
+        model = {}
+    problems += [f"model.{key}: unknown key (allowed: loader, path)" for key in model if key not in MODEL_KEYS]
+    if "loader" in model:
+        _choice(problems, "model.loader", model["loader"], LOADERS)
+    if "path" in model and (not isinstance(model["path"], str) or not model["path"]):
+        problems.append(f"model.path: {model['path']!r} is not allowed (allowed: 'example' or a model directory)")
+    return ModelSpec(path=str(model.get("path", "example")), loader=str(model.get("loader", "sklearn")))
+
+
 def validate(raw: Any, source: str = "the spec") -> Spec:
     """Return a Spec or raise SpecError listing every problem."""
     if not isinstance(raw, dict):
@@ -134,16 +157,16 @@ def validate(raw: Any, source: str = "the spec") -> Spec:
         if key in raw:
             _choice(problems, key, raw[key], allowed)
             setattr(spec, key, raw[key])
-    model = raw.get("model", {})
-    if not isinstance(model, dict):
-        problems.append("model: must be a mapping with path and loader")
-        model = {}
-    problems += [f"model.{key}: unknown key (allowed: loader, path)" for key in model if key not in MODEL_KEYS]
-    if "loader" in model:
-        _choice(problems, "model.loader", model["loader"], LOADERS)
-    if "path" in model and (not isinstance(model["path"], str) or not model["path"]):
-        problems.append(f"model.path: {model['path']!r} is not allowed (allowed: 'example' or a model directory)")
-    spec.model = ModelSpec(path=str(model.get("path", "example")), loader=str(model.get("loader", "sklearn")))
+    if "app" in raw:
+        if "model" in raw:
+            problems.append(
+                "app: not allowed together with model (allowed: one of them: model, to serve a model with the "
+                "model service, or app, to deploy your own app)"
+            )
+        spec.app = validate_app(problems, raw["app"], spec.framework)
+        spec.model = None
+    if "model" in raw or "app" not in raw:
+        spec.model = _model(problems, raw.get("model", {}))
     if "domain" in raw:
         if not isinstance(raw["domain"], str) or not DOMAIN.match(raw["domain"]):
             problems.append(f"domain: {raw['domain']!r} is not allowed (allowed: a lower-case DNS name)")

@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from .appspec import AppSpec
 from .paths import repo_root
 from .render import ADMIN_PAGES
 from .rolerender import render_gunicorn, render_nginx
@@ -51,14 +52,47 @@ def bundle_dir(workdir: Path) -> Path:
     return workdir / "bundle"
 
 
-def build_bundle(spec: Spec, spec_dir: Path, out: Path, progress: Progress) -> Path:
+def bundle_command(spec: Spec, spec_dir: Path, out: Path) -> list[str]:
+    """The tools/build_bundle.py command line for the spec; paths in the spec are relative to its directory."""
     cmd = [sys.executable, str(repo_root() / "tools" / "build_bundle.py"), "--out", str(out), "--extra", spec.framework]
-    if spec.model.path != "example":
+    if spec.app is not None:
+        return cmd + _app_arguments(spec.app, spec_dir)
+    if spec.model is not None and spec.model.path != "example":
         cmd += ["--model-dir", str((spec_dir / spec.model.path).resolve())]
-    if spec.model.loader == "onnx":
+    if spec.model is not None and spec.model.loader == "onnx":
         cmd.append("--with-onnx")
-    progress(f"building the release bundle into {out}")
-    _run(cmd, "building the release bundle")
+    return cmd
+
+
+def _app_arguments(app: AppSpec, spec_dir: Path) -> list[str]:
+    if app.project:
+        args = ["--project", str((spec_dir / app.project).resolve())]
+    else:
+        args = ["--requirement", app.requirement]
+        if app.wheels:
+            args += ["--app-wheels", str((spec_dir / app.wheels).resolve())]
+    if app.wsgi:
+        args += ["--wsgi", app.wsgi]
+    if app.settings:
+        args += ["--settings", app.settings]
+    return args
+
+
+def _check_app_dirs(app: AppSpec, spec_dir: Path) -> None:
+    # A missing directory is named here, not as the tail of the bundle builder's traceback.
+    for key, relative in (("app.project", app.project), ("app.wheels", app.wheels)):
+        if relative and not (spec_dir / relative).is_dir():
+            raise StackError(
+                f"{key}: {(spec_dir / relative).resolve()} is not a directory (paths are relative to the spec file)"
+            )
+
+
+def build_bundle(spec: Spec, spec_dir: Path, out: Path, progress: Progress) -> Path:
+    if spec.app is not None:
+        _check_app_dirs(spec.app, spec_dir)
+    what = f"app {spec.app.source}" if spec.app is not None else "the model service"
+    progress(f"building the release bundle ({what}) into {out}")
+    _run(bundle_command(spec, spec_dir, out), "building the release bundle")
     return out
 
 

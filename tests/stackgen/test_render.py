@@ -1,5 +1,6 @@
 """Every framework x database x topology x TLS combination: rejected with the documented
-message, or rendered into a directory that passes yamllint, ansible-lint and --syntax-check."""
+message, or rendered into a directory that passes yamllint. ansible-lint and --syntax-check (seconds
+per directory) run on LINTED: every value of each dimension at least once, and one app spec."""
 
 from __future__ import annotations
 
@@ -17,11 +18,21 @@ from stackgen.spec import DATABASES, FRAMEWORKS, TLS_MODES, TOPOLOGIES, SpecErro
 BIN = Path(sys.executable).parent
 REPO = Path(__file__).resolve().parents[2]
 COMBINATIONS = list(itertools.product(FRAMEWORKS, DATABASES, TOPOLOGIES, TLS_MODES))
+# A Django project app behind a load balancer: the app variables in both group_vars files.
+APP = ("django", "postgresql", "load-balanced", "self-signed", "app")
+LINTED = [
+    ("flask", "sqlite", "single", "none"),
+    ("flask", "sqlite", "load-balanced", "acme"),
+    ("django", "sqlite", "single", "self-signed"),
+    ("django", "postgresql", "load-balanced", "provided"),
+    APP,
+]
 
 
-def spec_for(framework: str, database: str, topology: str, tls: str) -> dict[str, object]:
+def spec_for(framework: str, database: str, topology: str, tls: str, *app: str) -> dict[str, object]:
     return {
-        "name": f"{framework[:2]}-{database[:2]}-{topology[:2]}-{tls[:2]}",
+        "name": f"{framework[:2]}-{database[:2]}-{topology[:2]}-{tls[:2]}" + "".join(f"-{a}" for a in app),
+        **({"app": {"project": "./mysite", "settings": "mysite.settings"}} if app else {}),
         "framework": framework,
         "database": database,
         "topology": topology,
@@ -36,7 +47,7 @@ def spec_for(framework: str, database: str, topology: str, tls: str) -> dict[str
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], Path]:
     root = tmp_path_factory.mktemp("rendered")
     out: dict[tuple[str, ...], Path] = {}
-    for combo in COMBINATIONS:
+    for combo in [*COMBINATIONS, APP]:
         try:
             spec = validate(spec_for(*combo))
         except SpecError:
@@ -47,12 +58,15 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, ...], 
 
 
 def test_invalid_combinations_are_exactly_the_documented_ones(rendered: dict[tuple[str, ...], Path]) -> None:
+    assert set(LINTED) <= set(rendered)
+    for values in (FRAMEWORKS, DATABASES, TOPOLOGIES, TLS_MODES):
+        assert set(values) <= {value for combo in LINTED for value in combo}, values
     rejected = sorted(set(COMBINATIONS) - set(rendered))
     assert rejected == sorted(
         [("flask", "postgresql", t, tls) for t in TOPOLOGIES for tls in TLS_MODES]
         + [("django", "sqlite", "load-balanced", tls) for tls in TLS_MODES]
     )
-    assert len(rendered) == 20
+    assert len(rendered) == 20 + 1  # and the app
 
 
 def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...], Path]) -> None:
@@ -97,7 +111,12 @@ def test_rendered_files_and_no_plaintext_secrets(rendered: dict[tuple[str, ...],
             assert app_vars["nginx_sites"][0]["lb_drain"] is True
             assert app_vars[f"app_{combo[0]}_lb_hook"] == "lb_flag.yml"
             # The client's address is the X-Forwarded-For entry the load balancer wrote.
-            if combo[0] == "django":
+            if combo[0] == "django":  # forms come from the public origin, the load balancer's
+                scheme = "http" if combo[3] == "none" else "https"
+                assert app_vars["app_django_csrf_trusted_origins"] == [f"{scheme}://model.example.com"], combo
+            if combo == APP:
+                assert "app_django_proxy_hops" not in app_vars  # only the model service reads it
+            elif combo[0] == "django":
                 assert app_vars["app_django_proxy_hops"] == 2, combo
             else:
                 assert app_vars["app_flask_env"]["STACKGEN_PROXY_HOPS"] == "2", combo
@@ -122,7 +141,8 @@ def test_yamllint_passes(rendered: dict[tuple[str, ...], Path]) -> None:
 
 
 def test_syntax_check_passes(rendered: dict[tuple[str, ...], Path]) -> None:
-    for combo, directory in rendered.items():
+    for combo in LINTED:
+        directory = rendered[combo]
         for playbook in ("site.yml", "deploy.yml", "rollback.yml"):
             result = subprocess.run(
                 [str(BIN / "ansible-playbook"), "--syntax-check", playbook],
@@ -136,7 +156,8 @@ def test_syntax_check_passes(rendered: dict[tuple[str, ...], Path]) -> None:
 
 
 def test_ansible_lint_production_profile_passes(rendered: dict[tuple[str, ...], Path]) -> None:
-    for combo, directory in rendered.items():
+    for combo in LINTED:
+        directory = rendered[combo]
         result = subprocess.run(
             [str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor"],
             cwd=directory,

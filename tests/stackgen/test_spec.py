@@ -36,8 +36,8 @@ def test_defaults_are_a_valid_single_flask_stack() -> None:
         (
             {"name": "iris", "colour": "red"},
             [
-                "colour: unknown key (allowed: acme_directory, acme_email, app_hosts, database, domain, framework, "
-                "model, name, tls, topology, workers)"
+                "colour: unknown key (allowed: acme_directory, acme_email, app, app_hosts, database, domain, "
+                "framework, model, name, tls, topology, workers)"
             ],
         ),
         ({}, ["name: missing (a lower-case name like iris-service)"]),
@@ -113,7 +113,7 @@ def test_cli_reports_one_paragraph_and_exit_2(tmp_path: Path, capsys: pytest.Cap
     assert main(["validate", str(spec)]) == 2
     err = capsys.readouterr().err
     assert err == (
-        f"stackgen: {spec} is not a valid stack spec: foo: unknown key (allowed: acme_directory, acme_email, "
+        f"stackgen: {spec} is not a valid stack spec: foo: unknown key (allowed: acme_directory, acme_email, app, "
         "app_hosts, database, domain, framework, model, name, tls, topology, workers); framework: 'rails' is not "
         "allowed "
         "(allowed: flask, django).\n"
@@ -185,7 +185,8 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_init_prompts_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    answers = iter(["svc-a", "django", "postgresql", "", "self-signed", "model.example.com", "", "onnx"])
+    # ..., domain, model or app (default model), model.path, model.loader
+    answers = iter(["svc-a", "django", "postgresql", "", "self-signed", "model.example.com", "", "", "onnx"])
     monkeypatch.setattr("sys.stdin.isatty", lambda: True)
     monkeypatch.setattr("builtins.input", lambda prompt: next(answers))
     out = tmp_path / "stack.yml"

@@ -25,7 +25,9 @@ def psql(host, sql: str) -> str:
 
 def manage(host, *args: str):
     # The settings the service runs with, as the app user, in the release directory.
-    script = 'cd /srv/model/current && set -a && . ./app.env && exec bundle/venv/bin/django-admin "$@"'
+    script = (
+        'cd /srv/model/current && set -a && . ./app.env && PYTHONPATH=python && exec bundle/venv/bin/django-admin "$@"'
+    )
     return host.run("runuser -u model -- sh -c %s manage " + " ".join(args), script)
 
 
@@ -44,7 +46,10 @@ def test_env_file_owner_mode_and_content(host) -> None:
     env = host.file(ENV)
     assert (env.user, env.group, env.mode) == ("root", "model", 0o640)
     lines = env.content_string.splitlines()
-    assert 'DJANGO_SETTINGS_MODULE="model_django.settings.production"' in lines
+    # The role's overlay over the project's settings, as for any project (README: Deploy your own app).
+    assert 'DJANGO_SETTINGS_MODULE="stackgen_django_settings"' in lines
+    assert 'STACKGEN_DJANGO_PROJECT_SETTINGS="model_django.settings.production"' in lines
+    assert 'DJANGO_CSRF_TRUSTED_ORIGINS="https://localhost,https://model.test"' in lines
     assert 'STACKGEN_DB_ENGINE="postgresql"' in lines
     assert any(line.startswith("STACKGEN_SECRET_KEY=") for line in lines)
 
