@@ -64,6 +64,7 @@ PROJECT_SKIP = (
     "*.sqlite3",
     ".env",
     ".env.*",
+    "media",
 )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -13,6 +15,8 @@ from rest_framework.authtoken.models import Token
 from model_django.predictions.models import ModelVersion, PredictionLog
 
 from .conftest import GOLDEN_ROWS, infer_body
+
+SUPERUSER_SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "app_django" / "files" / "ensure_superuser.py"
 
 pytestmark = pytest.mark.django_db
 INFER = "/v2/models/iris/infer"
@@ -103,7 +107,7 @@ def test_register_model_is_idempotent(django_model_dir, capsys) -> None:
     assert capsys.readouterr().out.splitlines()[-1].startswith("already registered: iris 1")
 
 
-def test_ensure_api_token_and_superuser_read_secrets_from_stdin(monkeypatch, capsys) -> None:
+def test_ensure_api_token_reads_the_token_from_stdin(monkeypatch, capsys) -> None:
     token = "t" * 32
     for _ in range(2):
         monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
@@ -111,13 +115,32 @@ def test_ensure_api_token_and_superuser_read_secrets_from_stdin(monkeypatch, cap
     assert capsys.readouterr().out.splitlines() == ["token for api: set", "token for api: unchanged"]
     response = post(Client(HTTP_AUTHORIZATION=f"Bearer {token}"))
     assert response.status_code == 200
-    for password in ("a-long-admin-password", "a-long-admin-password", "another-password"):
-        monkeypatch.setattr("sys.stdin", io.StringIO(password + "\n"))
-        call_command("ensure_superuser", "admin", "--email", "admin@example.test")
-    assert capsys.readouterr().out.splitlines() == ["changed", "unchanged", "changed"]
+
+
+def ensure_superuser(monkeypatch, capsys, **wanted: str) -> list[str]:
+    """roles/app_django's superuser step, as the role runs it: `shell --command` with the script,
+    the name, e-mail and password as JSON on stdin."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(wanted) + "\n"))
+    call_command("shell", "--verbosity", "0", "--command", SUPERUSER_SCRIPT.read_text())
+    return capsys.readouterr().out.splitlines()
+
+
+def test_the_role_superuser_step_is_idempotent_and_rotates_the_password(monkeypatch, capsys) -> None:
+    said = [
+        ensure_superuser(monkeypatch, capsys, name="admin", email="admin@example.test", password=password)
+        for password in ("a-long-admin-password", "a-long-admin-password", "another-password")
+    ]
+    assert said == [["changed"], ["ok"], ["changed"]]
     user = get_user_model().objects.get(username="admin")
-    assert (user.is_superuser, user.is_staff, user.email) == (True, True, "admin@example.test")
+    assert (user.is_superuser, user.is_staff, user.is_active, user.email) == (True, True, True, "admin@example.test")
     assert user.check_password("another-password") is True
+    # An existing user becomes a superuser; an empty e-mail keeps the one it has.
+    get_user_model().objects.create_user("ops", email="ops@example.test")
+    assert ensure_superuser(monkeypatch, capsys, name="ops", email="", password="p" * 20) == ["changed"]
+    ops = get_user_model().objects.get(username="ops")
+    assert (ops.is_superuser, ops.is_staff, ops.email) == (True, True, "ops@example.test")
+    with pytest.raises(SystemExit, match="must name the superuser and its password"):
+        ensure_superuser(monkeypatch, capsys, name="admin", email="", password="")
 
 
 def test_revoke_api_tokens_keeps_only_the_listed_users(monkeypatch, capsys) -> None:
@@ -153,9 +176,6 @@ def test_secret_commands_refuse_an_empty_stdin(monkeypatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(""))
     with pytest.raises(CommandError, match="first line of stdin"):
         call_command("ensure_api_token", "api")
-    monkeypatch.setattr("sys.stdin", io.StringIO(""))
-    with pytest.raises(CommandError, match="password as the first line of stdin"):
-        call_command("ensure_superuser", "admin")
 
 
 def test_admin_lists_logs_read_only(admin_client: Client, authed: Client) -> None:

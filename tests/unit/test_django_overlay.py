@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from stackgen.paths import repo_root
-from stackgen.rolerender import environment, role_defaults
+from stackgen.rolerender import environment
 
 SHOW = (
     "import json; from django.conf import settings as s; print(json.dumps({'DEBUG': s.DEBUG,"
@@ -36,7 +36,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def settings(project: Path, names: dict[str, str], env: dict[str, str]) -> dict[str, object]:
     template = environment(repo_root() / "roles" / "app_django" / "templates")
-    module = template.get_template("stackgen_django_settings.py.j2").render(app_django_settings_env=names)
+    module = template.get_template("stackgen_django_settings.py.j2").render(app_django_setting_names=names)
     (project / "stackgen_django_settings.py").write_text(module)
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     result = subprocess.run(
@@ -57,7 +57,15 @@ def settings(project: Path, names: dict[str, str], env: dict[str, str]) -> dict[
     return json.loads(result.stdout)
 
 
-DEFAULT_NAMES = role_defaults("app_django")["app_django_settings_env"]
+# The role's documented default names (roles/app_django/defaults/main.yml, tasks/release.yml).
+DEFAULT_NAMES = {
+    "SECRET_KEY": "DJANGO_SECRET_KEY",
+    "ALLOWED_HOSTS": "DJANGO_ALLOWED_HOSTS",
+    "DATABASES": "DJANGO_DATABASES",
+    "STATIC_ROOT": "DJANGO_STATIC_ROOT",
+    "MEDIA_ROOT": "DJANGO_MEDIA_ROOT",
+    "CSRF_TRUSTED_ORIGINS": "DJANGO_CSRF_TRUSTED_ORIGINS",
+}
 SQLITE = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/mysite/shared/state/db.sqlite3"}}
 
 
@@ -70,7 +78,7 @@ def test_the_deployment_settings_win_over_the_generated_ones(project: Path) -> N
             "DJANGO_ALLOWED_HOSTS": "mysite.test,localhost",
             "DJANGO_CSRF_TRUSTED_ORIGINS": "https://mysite.test,https://mysite.test:8443",
             "DJANGO_DATABASES": json.dumps(SQLITE),
-            "DJANGO_STATIC_ROOT": "/srv/mysite/current/bundle/static",
+            "DJANGO_STATIC_ROOT": "bundle/static",  # the release's own, relative to its directory
             "DJANGO_MEDIA_ROOT": "/srv/mysite/shared/media",
         },
     )
@@ -81,7 +89,7 @@ def test_the_deployment_settings_win_over_the_generated_ones(project: Path) -> N
         "CSRF": ["https://mysite.test", "https://mysite.test:8443"],
         # Same engine: the project's own option stays.
         "DATABASES": {"default": {**SQLITE["default"], "OPTIONS": {"timeout": 20}}},
-        "STATIC_ROOT": "/srv/mysite/current/bundle/static",
+        "STATIC_ROOT": str(project / "bundle" / "static"),
         "MEDIA_ROOT": "/srv/mysite/shared/media",
         "PROXY": ["HTTP_X_FORWARDED_PROTO", "https"],
         "FORWARDED_HOST": True,

@@ -111,4 +111,14 @@ def test_a_requirement_the_bundle_lacks_stops_before_any_change(host, httpbin) -
         f'The requirement "flask-nope>=1" names flask-nope, which bundle {httpbin["release"]} in {httpbin["_dir"]} '
         f'does not hold (it was built for "{REQUIREMENT}").'
     ) in said, said[-3000:]
+    # The right project at a version the bundle's lock does not hold: refused on this rerun too,
+    # though the bundle was built long ago, and nothing is installed for it.
+    older = ansible_playbook(
+        "site.yml", "-e", variables(httpbin, app_flask_requirement="httpbin==0.10.3"), limit=host.backend.host
+    )
+    assert older.returncode != 0
+    said = " ".join(older.stdout.split())
+    refused = f'The requirement "httpbin==0.10.3" is not met by bundle {httpbin["release"]} on this host'
+    assert refused in said, said[-3000:]
+    assert host.run("/srv/httpbin/current/bundle/venv/bin/pip show httpbin").stdout.count("Version: 0.10.4") == 1
     assert running_releases(host, "httpbin") == [release]

@@ -6,6 +6,8 @@ import sys
 from django.contrib.auth import get_user_model
 
 wanted = json.load(sys.stdin)
+if not wanted.get("name") or not wanted.get("password"):
+    sys.exit("ensure_superuser: stdin must name the superuser and its password")
 User = get_user_model()
 user = User._default_manager.filter(**{User.USERNAME_FIELD: wanted["name"]}).first()
 changed = user is None
