@@ -27,7 +27,6 @@ import sys
 import tarfile
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,67 +34,21 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bundle_project import WSGI, App, copy_project, describe_release, project_entry, stackgen_app  # noqa: E402
 from bundle_resolve import BundleError, Pins, fetch, local_wheels, lock_text, pip_config, resolve, run_pip, step  # noqa: E402
 from packaging.requirements import InvalidRequirement, Requirement  # noqa: E402
 from packaging.utils import canonicalize_name  # noqa: E402
 
-from model_core import __version__  # noqa: E402
 from model_core.errors import ArtifactError  # noqa: E402
 from model_core.manifest import load_manifest, sha256_of, verify_artifact  # noqa: E402
 from model_core.train import write_model  # noqa: E402
 
+# The spec's own patterns for app.wsgi and app.settings: the flags accept exactly what a spec may say.
+from stackgen.appspec import SETTINGS as MODULE_SPEC  # noqa: E402
+from stackgen.appspec import WSGI as WSGI_SPEC  # noqa: E402
+
 # Debian 12 ships CPython 3.11 and Debian 13 ships 3.13: one bundle installs on both.
 PYTHONS = ("3.11", "3.13")
-WSGI = {"flask": "model_flask.wsgi:app", "django": "model_django.wsgi:application"}
-SETTINGS = {"django": "model_django.settings.production"}
-WSGI_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-MODULE_SPEC = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
-# Never shipped from a project directory: VCS data, caches, local environments, dev databases.
-# Never bundled from a project directory: VCS and tool state, local databases, and local
-# environment files (they hold a developer's secrets; settings reach a release from the inventory).
-PROJECT_SKIP = (
-    ".git",
-    "__pycache__",
-    "*.pyc",
-    ".venv",
-    "venv",
-    ".tox",
-    "node_modules",
-    "*.sqlite3",
-    ".env",
-    ".env.*",
-    "media",
-)
-
-
-@dataclass(frozen=True)
-class App:
-    """What the bundle serves: stackgen's own model service, a requirement, or a project's source."""
-
-    source: str
-    requirement: str | None = None
-    name: str | None = None
-    wsgi: str | None = None
-    settings: str | None = None
-    framework: str | None = None  # stackgen's adapter (flask or django); None for other apps
-    wheels: Path | None = None  # --app-wheels
-    project: Path | None = None
-    project_requirements: Path | None = None
-
-    def describe(self) -> dict[str, str | None]:
-        return {
-            "source": self.source,
-            "requirement": self.requirement,
-            "name": self.name,
-            "wsgi": self.wsgi,
-            "settings": self.settings,
-            "pythonpath": "app" if self.project else None,
-        }
-
-
-def stackgen_app(extra: str, onnx: bool = False) -> App:
-    requirement = f"stackgen[{extra}{',onnx' if onnx else ''}]=={__version__}"
-    return App("stackgen", requirement, "stackgen", WSGI[extra], SETTINGS.get(extra), framework=extra)
 
 
 def build(
@@ -133,7 +86,7 @@ def build(
                     shutil.copy2(wheel, stage / "wheels" / wheel.name)
         if app.project is not None:
             step(f"copying the project {app.project} into app/")
-            _copy_project(app.project, stage / "app", skip=[out, wheel_cache])
+            copy_project(app.project, stage / "app", skip=[out, wheel_cache])
         (stage / "requirements.txt").write_text(lock_text(locks))
         (stage / "release.env").write_text("".join(f"{item}\n" for item in env))
         files = {str(p.relative_to(stage)): sha256_of(p) for p in sorted(stage.rglob("*")) if p.is_file()}
@@ -144,7 +97,7 @@ def build(
         if model_manifest is not None:
             _stamp_model_release(stage / "model" / "manifest.json", release)
             files["model/manifest.json"] = sha256_of(stage / "model" / "manifest.json")
-        info = _describe(app, release, pythons, locks, files, model_manifest)
+        info = describe_release(app, release, pythons, locks, files, model_manifest)
         (stage / "release.json").write_text(json.dumps(info, indent=2) + "\n")
         # Only now: a build that fails leaves the previous bundle in place, whole.
         for previous in out.glob("stackgen-*.tar.gz"):
@@ -184,21 +137,6 @@ def _pin_of(name: str, constraints: Path) -> str:
     raise BundleError(f"{constraints} has no pin for {name}")
 
 
-def _copy_project(source: Path, dest: Path, skip: list[Path]) -> None:
-    patterns = shutil.ignore_patterns(*PROJECT_SKIP)
-    # The bundle's own output or wheel cache may sit inside the project (e.g. --project . --out dist).
-    skipped = {p.resolve() for p in skip}
-
-    def ignore(directory: str, names: list[str]) -> set[str]:
-        return set(patterns(directory, names)) | {n for n in names if (Path(directory) / n).resolve() in skipped}
-
-    try:
-        shutil.copytree(source, dest, ignore=ignore)
-    except shutil.Error as exc:
-        problems = "; ".join(f"{src}: {why}" for src, _, why in exc.args[0][:5])
-        raise BundleError(f"cannot copy the project {source}: {problems}") from None
-
-
 def _stage_model(dest: Path, model_dir: Path | None, train: bool) -> dict[str, Any] | None:
     if model_dir is not None:
         step(f"verifying and copying the model in {model_dir}")
@@ -209,60 +147,6 @@ def _stage_model(dest: Path, model_dir: Path | None, train: bool) -> dict[str, A
         step("training the example model")
         return write_model(dest)
     return None
-
-
-def _describe(
-    app: App,
-    release: str,
-    pythons: tuple[str, ...],
-    locks: dict[str, Pins],
-    files: dict[str, str],
-    model: dict[str, Any] | None,
-) -> dict[str, object]:
-    tags = {python: f"cp{python.replace('.', '')}" for python in pythons}
-    if app.source == "stackgen":
-        version: str | None = __version__
-    else:
-        # The app's own version, where the lock pins one (the same on every target Python).
-        pinned = {locks[p].get(app.name) for p in pythons} if app.name else {None}
-        version = pinned.pop() if len(pinned) == 1 else None
-    info: dict[str, object] = {
-        "release": release,
-        "version": version,
-        "framework": app.framework,
-        "requirement": app.requirement,
-        "wsgi": app.wsgi,
-        "app": app.describe(),
-    }
-    if model is not None:
-        info["model"] = {"name": model["name"], "version": model["version"], "sha256": model["sha256"]}
-    info["python"] = list(tags.values())
-    info["lock"] = {tags[p]: [f"{name}=={pin}" for name, pin in sorted(locks[p].items())] for p in pythons}
-    info["files"] = files
-    if app.source == "stackgen" and model is not None:
-        info["smoke"] = smoke_request(model)
-    return info
-
-
-def smoke_request(manifest: dict[str, Any]) -> dict[str, object]:
-    """The request a new release of the model service must answer before it gets traffic:
-    a real V2 inference on the manifest's example input (zeros when it declares none). Also the
-    header the service puts its release id in, and the side-effect-free path a rerun asks the
-    live release (roles/app_release reads both)."""
-    spec = manifest["inputs"][0]
-    n_features = int(spec["shape"][-1])
-    rows = manifest.get("example") or [[0.0] * n_features]
-    body = {
-        "inputs": [{"name": spec["name"], "shape": [len(rows), n_features], "datatype": spec["datatype"], "data": rows}]
-    }
-    return {
-        "method": "POST",
-        "path": f"/v2/models/{manifest['name']}/infer",
-        "body": body,
-        "status": 200,
-        "release_header": "X-Release-Id",
-        "live": "/v2/health/ready",
-    }
 
 
 def _stamp_model_release(path: Path, release: str) -> None:
@@ -312,19 +196,10 @@ def _app_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) ->
             f"--project {args.project}: no requirements file {requirements}; the bundle installs the project's "
             "dependencies from it (name another with --project-requirements)"
         )
-    # A Django project (django-admin startproject) has one package holding wsgi.py beside settings.py.
-    packages = sorted(p.parent.name for p in project.glob("*/wsgi.py") if (p.parent / "settings.py").is_file())
-    wsgi, settings = args.wsgi, args.settings
-    if wsgi is None:
-        if len(packages) != 1:
-            found = f"found {len(packages)} ({', '.join(packages)})" if packages else "found none"
-            parser.error(
-                f"--project {args.project}: cannot tell its WSGI callable: looked for one package with wsgi.py "
-                f"beside settings.py and {found}; give it with --wsgi module:callable"
-            )
-        wsgi = f"{packages[0]}.wsgi:application"
-    if settings is None and len(packages) == 1 and wsgi.startswith(f"{packages[0]}."):
-        settings = f"{packages[0]}.settings"
+    try:
+        wsgi, settings = project_entry(project, args.wsgi, args.settings)
+    except BundleError as exc:
+        parser.error(f"--project {args.project}: {exc}")
     return App(
         "project",
         None,

@@ -25,6 +25,10 @@ SOURCES = (
 )
 
 
+# A generated Django project has no page at / (404 without DEBUG), but its admin's login page.
+DEFAULT_SMOKE_PATH = {"flask": "/", "django": "/admin/login/"}
+
+
 @dataclass
 class AppSpec:
     requirement: str = ""  # what pip installs, e.g. "httpbin==0.10.4"
@@ -88,7 +92,8 @@ def validate_app(problems: list[str], raw: Any, framework: str) -> AppSpec:
         wsgi=_text(problems, raw, "wsgi", WSGI, "module:callable, e.g. httpbin:app"),
         settings=_text(problems, raw, "settings", SETTINGS, "a Django settings module, e.g. mysite.settings"),
         wheels=_text(problems, raw, "wheels", None, "a directory of wheels, relative to the spec file"),
-        smoke_path=_text(problems, raw, "smoke_path", SMOKE_PATH, "a path starting with '/', e.g. /healthz") or "/",
+        smoke_path=_text(problems, raw, "smoke_path", SMOKE_PATH, "a path starting with '/', e.g. /healthz")
+        or DEFAULT_SMOKE_PATH.get(framework, "/"),
     )
     if "settings" in raw and framework != "django":
         problems.append(f"app.settings: only used with framework 'django' (framework is {framework!r})")

@@ -130,6 +130,8 @@ def _flask_vars(spec: Spec) -> dict[str, Any]:
         return {"app_flask_api_tokens": "{{ vault_api_tokens }}"}
     return {
         "app_flask_wsgi": spec.app.wsgi,  # empty: the bundle's own callable (release.json)
+        # Checked against the bundle's lock on every run (empty for a project: what it holds).
+        "app_flask_requirement": spec.app.requirement,
         "app_flask_check_model": False,
         "app_flask_smoke_path": spec.app.smoke_path,
         "app_flask_smoke_status": 200,
@@ -151,6 +153,7 @@ def _django_vars(spec: Spec) -> dict[str, Any]:
         values.update(
             {
                 "app_django_wsgi": spec.app.wsgi,  # empty: the bundle's (detected in the project)
+                "app_django_requirement": spec.app.requirement,
                 "app_django_settings_module": spec.app.settings,
                 "app_django_model_service": False,
                 "app_django_smoke_path": spec.app.smoke_path,

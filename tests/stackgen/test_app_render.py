@@ -25,6 +25,7 @@ def test_flask_requirement_app_single_host() -> None:
         "app_flask_workers": 0,
         "nginx_tls_mode": "none",
         "app_flask_wsgi": "httpbin:app",
+        "app_flask_requirement": "httpbin==0.10.4",
         "app_flask_check_model": False,
         "app_flask_smoke_path": "/get",
         "app_flask_smoke_status": 200,
@@ -58,9 +59,10 @@ def test_django_project_app_single_host() -> None:
         "app_django_superuser_name": "admin",
         "app_django_superuser_password": "{{ vault_django_admin_password }}",
         "app_django_wsgi": "",
+        "app_django_requirement": "",
         "app_django_settings_module": "",
         "app_django_model_service": False,
-        "app_django_smoke_path": "/",
+        "app_django_smoke_path": "/admin/login/",  # a generated project has no page at /
         "app_django_smoke_status": 200,
         "nginx_sites": [
             {
@@ -91,9 +93,10 @@ def test_django_project_app_load_balanced() -> None:
         "app_django_superuser_name": "admin",
         "app_django_superuser_password": "{{ vault_django_admin_password }}",
         "app_django_wsgi": "",
+        "app_django_requirement": "",
         "app_django_settings_module": "mysite.settings",
         "app_django_model_service": False,
-        "app_django_smoke_path": "/",
+        "app_django_smoke_path": "/admin/login/",
         "app_django_smoke_status": 200,
         "app_django_db_password": "{{ vault_db_password }}",
         "app_django_db_host": "{{ hostvars[groups['db'][0]].ansible_host | default(groups['db'][0]) }}",
@@ -165,6 +168,6 @@ def test_render_writes_the_spec_with_paths_from_the_deployment(tmp_path: Path) -
     out = tmp_path / "deploy" / "shop"
     assert main(["render", str(spec), "--out", str(out)]) == 0
     written = yaml.safe_load((out / "stack.yml").read_text())
-    assert written["app"] == {"project": "../../specs/mysite", "smoke_path": "/"}
+    assert written["app"] == {"project": "../../specs/mysite", "smoke_path": "/admin/login/"}
     assert "Your django app `../../specs/mysite`" in (out / "README.md").read_text()
     assert (out / "inventory/group_vars/all/main.yml").read_text().count("app_django_api_tokens") == 0

@@ -133,7 +133,12 @@ def test_a_django_project_round_trips_and_a_model_spec_has_no_app() -> None:
     spec = validate(
         {"name": "shop", "framework": "django", "app": {"project": "./mysite", "settings": "mysite.settings"}}
     )
-    assert spec.as_dict()["app"] == {"project": "./mysite", "settings": "mysite.settings", "smoke_path": "/"}
+    # Django's default smoke path: a generated project has no page at /, but the admin's login.
+    assert spec.as_dict()["app"] == {
+        "project": "./mysite",
+        "settings": "mysite.settings",
+        "smoke_path": "/admin/login/",
+    }
     assert "model" not in spec.as_dict()
     assert validate(yaml.safe_load(spec.to_yaml())) == spec
     model = validate({"name": "iris"})
@@ -156,7 +161,11 @@ def test_init_by_app_flags(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert "model" not in yaml.safe_load(out.read_text())
     django = [*flags, "--force", "--framework", "django", "--app-project", "site", "--app-settings", "site.settings"]
     assert main(django) == 0
-    assert yaml.safe_load(out.read_text())["app"] == {"project": "site", "settings": "site.settings", "smoke_path": "/"}
+    assert yaml.safe_load(out.read_text())["app"] == {
+        "project": "site",
+        "settings": "site.settings",
+        "smoke_path": "/admin/login/",
+    }
     capsys.readouterr()
     assert main([*flags, "--force", "--app-project", "site", "--model-path", "my-model"]) == 2
     assert "app: not allowed together with model" in capsys.readouterr().err
@@ -172,7 +181,7 @@ def test_init_prompts_for_an_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     data = yaml.safe_load(out.read_text())
     assert (data["framework"], data["app"], "model" in data) == (
         "django",
-        {"project": "mysite", "settings": "mysite.settings", "smoke_path": "/"},
+        {"project": "mysite", "settings": "mysite.settings", "smoke_path": "/admin/login/"},
         False,
     )
 
