@@ -102,7 +102,7 @@ def test_a_rerun_changes_nothing(host, httpbin) -> None:
 def test_a_requirement_the_bundle_lacks_stops_before_any_change(host, httpbin) -> None:
     (release,) = running_releases(host, "httpbin")
     wrong = ansible_playbook(
-        "site.yml", "-e", variables(httpbin, app_flask_requirement="flask-nope>=1"), limit=host.backend.host
+        "deploy.yml", "-e", variables(httpbin, app_flask_requirement="flask-nope>=1"), limit=host.backend.host
     )
     assert wrong.returncode != 0
     assert "Traceback" not in wrong.stdout
@@ -114,7 +114,7 @@ def test_a_requirement_the_bundle_lacks_stops_before_any_change(host, httpbin) -
     # The right project at a version the bundle's lock does not hold: refused on this rerun too,
     # though the bundle was built long ago, and nothing is installed for it.
     older = ansible_playbook(
-        "site.yml", "-e", variables(httpbin, app_flask_requirement="httpbin==0.10.3"), limit=host.backend.host
+        "deploy.yml", "-e", variables(httpbin, app_flask_requirement="httpbin==0.10.3"), limit=host.backend.host
     )
     assert older.returncode != 0
     said = " ".join(older.stdout.split())
