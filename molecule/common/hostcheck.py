@@ -104,6 +104,13 @@ def ansible_playbook(
     )
 
 
+def recap(stdout: str, host: str) -> dict[str, int]:
+    """One host's PLAY RECAP counters (ok, changed, failed, ...) from ansible-playbook's output."""
+    match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", stdout, re.MULTILINE)
+    assert match, stdout[-3000:]
+    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
+
+
 def build_bundle(out: Path, *args: str) -> dict[str, object]:
     subprocess.run(
         [sys.executable, str(REPO / "tools" / "build_bundle.py"), "--out", str(out), *args],

@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from hostcheck import ansible_playbook, build_bundle, curl, live_release, running_releases
+from hostcheck import ansible_playbook, build_bundle, curl, live_release, recap, running_releases
 
 REQUIREMENT = "httpbin==0.10.4"
 SITES = [
@@ -43,12 +43,6 @@ def variables(bundle: dict[str, object], **extra: object) -> str:
             **extra,
         }
     )
-
-
-def recap(stdout: str, host: str) -> dict[str, int]:
-    match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", stdout, re.MULTILINE)
-    assert match, stdout[-3000:]
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 def test_a_pypi_flask_app_deploys_through_variables_alone(host, httpbin) -> None:

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hostcheck import ansible_playbook, build_bundle, running_releases
+from hostcheck import ansible_playbook, build_bundle, recap, running_releases
 
 ADMIN_PASSWORD = "mysite-admin-Vq4w8Zr2Lp6Tx0Nb"
 SECRET_KEY = "mysite-Kd7s1Qx9Lm3Vb5Nw8Rt2Yp6Zc4Hf0Gj7Ua1We5Io9Pa3Sd"
@@ -90,12 +90,6 @@ def variables(bundle: dict[str, object]) -> str:
             ],
         }
     )
-
-
-def recap(stdout: str, host: str) -> dict[str, int]:
-    match = re.search(rf"^{re.escape(host)}\s*:\s*(.*)$", stdout, re.MULTILINE)
-    assert match, stdout[-3000:]
-    return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", match.group(1))}
 
 
 def login(host, public: str) -> tuple[int, str]:
