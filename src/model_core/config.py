@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from .errors import ConfigError
 PREFIX = "STACKGEN_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOAD_MODES = ("sync", "background", "none")
+# The wait adds to a grouped request's latency: the cap keeps a slip (500 for 5) from stalling requests.
+MAX_BATCH_WAIT_MS = 50.0
 AdapterAuth = Literal["off", "required", "optional"]  # optional: anonymous callers are served too
 
 
@@ -28,6 +31,9 @@ class Config:
     api_tokens: tuple[str, ...] = field(default=(), repr=False)
     release_id: str = ""
     load_mode: str = "sync"
+    # Cross-request micro-batching (model_core.batching): 0 ms is off; max rows None means max_batch.
+    batch_wait_ms: float = 0.0
+    batch_max_rows: int | None = None
     # An adapter that authenticates and throttles the protected routes itself (Django's DRF)
     # says so here for the OpenAPI document; never from the environment, and the core then
     # checks no token itself (auth_enabled stays off).
@@ -56,9 +62,10 @@ class Config:
                 f"{PREFIX}AUTH is on but no token is configured: set {PREFIX}API_TOKENS "
                 f"(comma-separated) or {PREFIX}API_TOKENS_FILE (one token per line)"
             )
+        max_batch = _integer("MAX_BATCH", get("MAX_BATCH", "1024"), minimum=1)
         return cls(
             model_dir=Path(model_dir),
-            max_batch=_integer("MAX_BATCH", get("MAX_BATCH", "1024"), minimum=1),
+            max_batch=max_batch,
             max_body_bytes=_integer("MAX_BODY_BYTES", get("MAX_BODY_BYTES", str(8 * 1024 * 1024)), minimum=1024),
             log_level=_choice("LOG_LEVEL", (get("LOG_LEVEL", "INFO") or "").upper(), LOG_LEVELS),
             proxy_hops=_integer("PROXY_HOPS", get("PROXY_HOPS", "0"), minimum=0),
@@ -66,6 +73,8 @@ class Config:
             api_tokens=tokens,
             release_id=get("RELEASE_ID", "") or "",
             load_mode=_choice("LOAD_MODE", get("LOAD_MODE", "sync") or "", LOAD_MODES),
+            batch_wait_ms=_milliseconds("BATCH_WAIT_MS", get("BATCH_WAIT_MS", "0"), MAX_BATCH_WAIT_MS),
+            batch_max_rows=_integer("BATCH_MAX_ROWS", get("BATCH_MAX_ROWS", str(max_batch)), minimum=1),
         )
 
 
@@ -76,6 +85,17 @@ def _integer(name: str, raw: str | None, minimum: int) -> int:
         raise ConfigError(f"{PREFIX}{name}={raw!r} is not an integer (expected an integer >= {minimum})") from None
     if value < minimum:
         raise ConfigError(f"{PREFIX}{name}={value} is too small (expected an integer >= {minimum})")
+    return value
+
+
+def _milliseconds(name: str, raw: str | None, maximum: float) -> float:
+    expected = f"expected milliseconds from 0 to {maximum:g}"
+    try:
+        value = float(raw or "")
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is not a number ({expected})") from None
+    if not (math.isfinite(value) and 0 <= value <= maximum):
+        raise ConfigError(f"{PREFIX}{name}={raw!r} is out of range ({expected})")
     return value
 
 

@@ -13,7 +13,7 @@ from . import __version__
 from .errors import ArtifactError, NotFound, NotReady
 from .jsonbody import JsonBody, JsonPath, rows_at
 from .manifest import Manifest
-from .messages import ApiRequest, ApiResponse, ReadyCheck, json_response
+from .messages import ApiRequest, ApiResponse, InferenceObserver, ReadyCheck, json_response
 from .openapi import build_openapi
 from .tensors import check_batch
 from .v1 import MLFLOW_ROWS, V1_ROWS, parse_mlflow, parse_v1
@@ -30,6 +30,7 @@ class Handlers:
     service: ModelService
     metrics: Metrics
     ready_checks: Sequence[ReadyCheck]
+    observer: InferenceObserver | None
 
     # -- model lookup ------------------------------------------------------------------
     def _manifest(self, name: str, version: str | None = None) -> Manifest:
@@ -97,10 +98,17 @@ class Handlers:
     def on_v2_infer(self, request: ApiRequest, name: str, version: str | None = None) -> ApiResponse:
         manifest = self._manifest(name, version)
         self.service.require_ready()
-        parsed = parse_infer_request(request.body, request.headers(HEADER_LENGTH), manifest, self.service.max_batch)
-        parsed.rows = self.service.validate_rows(parsed.rows, "inputs[0]")
-        results = self.service.predict(parsed.rows)
-        request.notes["predictions"] = results[0].tolist()
+        with self.service.announce():
+            parsed = parse_infer_request(request.body, request.headers(HEADER_LENGTH), manifest, self.service.max_batch)
+            parsed.rows = self.service.validate_rows(parsed.rows, "inputs[0]")
+            first = manifest.outputs[0].name
+            wanted = list(dict.fromkeys(output for output, _ in parsed.outputs))
+            # The observer (Django's prediction log) records the first output, asked for or not.
+            if self.observer is not None and first not in wanted:
+                wanted.append(first)
+            results = dict(zip(wanted, self.service.predict(parsed.rows, wanted), strict=True))
+        if first in results:
+            request.notes["predictions"] = results[first].tolist()
         body, headers = build_infer_response(manifest, parsed, results)
         return ApiResponse(200, body, headers)
 
@@ -121,16 +129,20 @@ class Handlers:
     def on_v1_predict(self, request: ApiRequest, name: str) -> ApiResponse:
         manifest = self._manifest(name)
         self.service.require_ready()
-        document = self._decode_batch(request.body, V1_ROWS, "instances")
-        rows = self.service.validate_rows(parse_v1(document, manifest), "instances")
-        return json_response(200, {"predictions": self._predictions(request, rows)})
+        with self.service.announce():
+            document = self._decode_batch(request.body, V1_ROWS, "instances")
+            rows = self.service.validate_rows(parse_v1(document, manifest), "instances")
+            predictions = self._predictions(request, manifest, rows)
+        return json_response(200, {"predictions": predictions})
 
     def on_invocations(self, request: ApiRequest) -> ApiResponse:
         manifest = self._manifest(self.service.read_manifest().name)
         self.service.require_ready()
-        document = self._decode_batch(request.body, MLFLOW_ROWS, "inputs")
-        rows = self.service.validate_rows(parse_mlflow(document, manifest), "inputs")
-        return json_response(200, {"predictions": self._predictions(request, rows)})
+        with self.service.announce():
+            document = self._decode_batch(request.body, MLFLOW_ROWS, "inputs")
+            rows = self.service.validate_rows(parse_mlflow(document, manifest), "inputs")
+            predictions = self._predictions(request, manifest, rows)
+        return json_response(200, {"predictions": predictions})
 
     def _decode_batch(self, body: bytes, row_paths: Sequence[JsonPath], field: str) -> Any:
         """Decode a body whose rows sit at one of ``row_paths``, refusing too many rows before
@@ -143,9 +155,9 @@ class Handlers:
             check_batch(rows_at(document, path), self.service.max_batch, field)
         return document
 
-    def _predictions(self, request: ApiRequest, rows: Any) -> list[Any]:
-        # V1 and MLflow clients expect one prediction per row: the first manifest output.
-        predictions = self.service.predict(rows)[0].tolist()
+    def _predictions(self, request: ApiRequest, manifest: Manifest, rows: Any) -> list[Any]:
+        # V1 and MLflow clients expect one prediction per row: the first manifest output, alone.
+        predictions = self.service.predict(rows, [manifest.outputs[0].name])[0].tolist()
         request.notes["predictions"] = predictions
         return predictions
 

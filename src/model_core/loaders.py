@@ -1,14 +1,15 @@
 """Pluggable model loaders: each turns an artifact into a predictor.
 
-A predictor takes a 2-D float array (rows x features) and returns one array per
-manifest output, in manifest order. Add a loader by registering a class with
+A predictor takes a 2-D float array (rows x features) and the names of the manifest
+outputs wanted, and returns one array per name, in that order: a route that answers
+with labels alone never pays for probabilities. Add a loader by registering a class with
 ``load``; ``fork_safe`` says whether a loaded model may be shared with forked
 workers (copy-on-write) or must be loaded again in each worker.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -19,7 +20,7 @@ from .manifest import Manifest
 
 
 class Predictor(Protocol):
-    def __call__(self, rows: np.ndarray) -> list[np.ndarray]: ...
+    def __call__(self, rows: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]: ...
 
 
 class Loader(Protocol):
@@ -37,15 +38,16 @@ class SklearnLoader:
         import joblib
 
         estimator = joblib.load(artifact)
-        outputs = [o.name for o in manifest.outputs]
 
-        def predict(rows: np.ndarray) -> list[np.ndarray]:
+        def predict(rows: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+            # Each estimator method runs at most once, however many outputs share it.
+            computed: dict[str, np.ndarray] = {}
             results = []
             for name in outputs:
-                if name == "probabilities":
-                    results.append(np.asarray(estimator.predict_proba(rows)))
-                else:
-                    results.append(np.asarray(estimator.predict(rows)))
+                method = "predict_proba" if name == "probabilities" else "predict"
+                if method not in computed:
+                    computed[method] = np.asarray(getattr(estimator, method)(rows))
+                results.append(computed[method])
             return results
 
         return predict
@@ -65,10 +67,16 @@ class OnnxLoader:
         session = onnxruntime.InferenceSession(str(artifact), options, providers=["CPUExecutionProvider"])
         graph_input = session.get_inputs()[0]
         dtype = np.float64 if "double" in graph_input.type else np.float32
-        names = [o.name for o in session.get_outputs()][: len(manifest.outputs)]
+        graph_names = [o.name for o in session.get_outputs()]
+        if len(graph_names) < len(manifest.outputs):
+            raise ArtifactError(
+                f"the ONNX graph has {len(graph_names)} outputs, the manifest declares {len(manifest.outputs)}"
+            )
+        by_manifest_name = dict(zip((o.name for o in manifest.outputs), graph_names, strict=False))
 
-        def predict(rows: np.ndarray) -> list[np.ndarray]:
-            return [np.asarray(r) for r in session.run(names, {graph_input.name: rows.astype(dtype)})]
+        def predict(rows: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+            wanted = [by_manifest_name[name] for name in outputs]
+            return [np.asarray(r) for r in session.run(wanted, {graph_input.name: rows.astype(dtype)})]
 
         return predict
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -172,13 +173,14 @@ def _requested_outputs(document: dict[str, Any], manifest: Manifest, default_bin
 
 
 def build_infer_response(
-    manifest: Manifest, request: InferRequest, results: list[np.ndarray]
+    manifest: Manifest, request: InferRequest, results: Mapping[str, np.ndarray]
 ) -> tuple[bytes, dict[str, str]]:
-    """Return (body, extra headers); binary outputs follow the JSON header in request order."""
-    by_name = {spec.name: (spec, array) for spec, array in zip(manifest.outputs, results, strict=True)}
+    """Return (body, extra headers); ``results`` holds at least the outputs the request names.
+    Binary outputs follow the JSON header in request order."""
+    specs = {spec.name: spec for spec in manifest.outputs}
     outputs, chunks = [], []
     for name, as_binary in request.outputs:
-        spec, array = by_name[name]
+        spec, array = specs[name], results[name]
         typed = np.ascontiguousarray(array, dtype=NUMERIC_DTYPES.get(spec.datatype, "<f8"))
         entry: dict[str, Any] = {"name": name, "datatype": spec.datatype, "shape": list(typed.shape)}
         if as_binary:

@@ -1,20 +1,29 @@
-"""Training, manifest checks, loaders and the check command."""
+"""Training, manifest checks, loaders (computing only the outputs asked for) and the check command."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from flask.testing import FlaskClient
 
+from model_core.api import ModelAPI
 from model_core.check import main as check_main
+from model_core.config import Config
 from model_core.errors import ArtifactError
+from model_core.loaders import Predictor, SklearnLoader
 from model_core.manifest import load_manifest, sha256_of
+from model_core.messages import ApiRequest, InferenceRecord
 from model_core.service import ModelService
+from model_core.train import main as train_main
 from model_core.train import write_model
+from model_flask import create_app
 
-from .conftest import GOLDEN_ROWS
+from .conftest import GOLDEN_ROWS, api_of
 
 GOLDEN_LABELS = [0, 1, 2, 2]
 GOLDEN_PROBABILITIES = [
@@ -98,3 +107,133 @@ def test_check_command_exit_codes(model_dir: Path, copied_model: Path, capsys: p
 def test_missing_manifest(tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match=f"no manifest at {tmp_path}/manifest.json"):
         ModelService(tmp_path).load()
+
+
+def test_random_forest_example(tmp_path: Path, model_dir: Path) -> None:
+    manifest = write_model(tmp_path, estimator="random_forest")
+    assert manifest["training"]["estimator"] == "RandomForestClassifier"
+    default = json.loads((model_dir / "manifest.json").read_text())
+    assert default["training"]["estimator"] == "StandardScaler+LogisticRegression"
+    # Same contract as the default model: only the artifact and the estimator's name differ.
+    for document in (manifest, default):
+        document.pop("sha256")
+        document["training"].pop("estimator")
+    assert manifest == default
+    service = ModelService(tmp_path)
+    service.load()
+    labels, probabilities = service.predict(np.array(manifest["example"]))
+    assert labels.tolist() == [0]
+    assert probabilities.shape == (1, 3) and probabilities[0].sum() == pytest.approx(1.0)
+    assert service.predict(np.array(GOLDEN_ROWS), ["label"])[0].tolist() == GOLDEN_LABELS
+
+
+def test_random_forest_has_no_onnx_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        train_main(["--out", str(tmp_path), "--format", "onnx", "--estimator", "random_forest"])
+    assert exited.value.code == 2
+    assert "--format onnx supports only --estimator logistic, not random_forest" in capsys.readouterr().err
+    assert not (tmp_path / "manifest.json").exists()
+
+
+class SpyEstimator:
+    def __init__(self) -> None:
+        self.methods: list[str] = []
+
+    def predict(self, rows: np.ndarray) -> np.ndarray:
+        self.methods.append("predict")
+        return np.zeros(len(rows), dtype=np.int64)
+
+    def predict_proba(self, rows: np.ndarray) -> np.ndarray:
+        self.methods.append("predict_proba")
+        return np.full((len(rows), 3), 1 / 3)
+
+
+@pytest.mark.parametrize(
+    ("outputs", "methods"),
+    [
+        (["label"], ["predict"]),
+        (["probabilities"], ["predict_proba"]),
+        (["probabilities", "label"], ["predict_proba", "predict"]),
+    ],
+)
+def test_sklearn_loader_computes_only_the_outputs_asked_for(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch, outputs: list[str], methods: list[str]
+) -> None:
+    import joblib
+
+    spy = SpyEstimator()
+    monkeypatch.setattr(joblib, "load", lambda path: spy)
+    predictor = SklearnLoader().load(model_dir / "model.joblib", load_manifest(model_dir))
+    results = predictor(np.zeros((2, 4)), outputs)
+    assert spy.methods == methods
+    assert [r.shape for r in results] == [(2,) if name == "label" else (2, 3) for name in outputs]
+
+
+def test_onnx_loader_runs_only_the_outputs_asked_for(onnx_dir: Path) -> None:
+    service = ModelService(onnx_dir)
+    service.load()
+    (probabilities,) = service.predict(np.array(GOLDEN_ROWS), ["probabilities"])
+    assert np.round(probabilities.astype(np.float64), 3).tolist() == GOLDEN_PROBABILITIES
+    (labels,) = service.predict(np.array(GOLDEN_ROWS), ["label"])
+    assert labels.tolist() == GOLDEN_LABELS
+
+
+def test_unknown_output_is_a_programming_error(model_dir: Path) -> None:
+    service = ModelService(model_dir)
+    service.load()
+    with pytest.raises(ValueError, match=r"model iris has no outputs \['score'\]"):
+        service.predict(np.array(GOLDEN_ROWS), ["label", "score"])
+
+
+def spy_on_outputs(client: FlaskClient) -> list[tuple[str, ...]]:
+    """Record the outputs each model call of the client's app computes."""
+    service = api_of(client).service
+    real: Predictor | None = service._predictor
+    assert real is not None
+    asked: list[tuple[str, ...]] = []
+
+    def predictor(rows: np.ndarray, outputs: Sequence[str]) -> list[np.ndarray]:
+        asked.append(tuple(outputs))
+        return real(rows, outputs)
+
+    service._predictor = predictor
+    return asked
+
+
+def infer(outputs: list[str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64", "data": GOLDEN_ROWS[:2]}]
+    }
+    if outputs is not None:
+        body["outputs"] = [{"name": name} for name in outputs]
+    return body
+
+
+def test_routes_compute_only_what_they_answer(client: FlaskClient) -> None:
+    asked = spy_on_outputs(client)
+    assert client.post("/v1/models/iris:predict", json={"instances": GOLDEN_ROWS}).json == {
+        "predictions": GOLDEN_LABELS
+    }
+    assert client.post("/invocations", json={"inputs": GOLDEN_ROWS}).json == {"predictions": GOLDEN_LABELS}
+    only_probabilities = client.post("/v2/models/iris/infer", json=infer(["probabilities"])).json
+    assert [o["name"] for o in only_probabilities["outputs"]] == ["probabilities"]
+    everything = client.post("/v2/models/iris/infer", json=infer()).json
+    assert [o["name"] for o in everything["outputs"]] == ["label", "probabilities"]
+    twice = client.post("/v2/models/iris/infer", json=infer(["label", "label"])).json
+    assert [o["data"] for o in twice["outputs"]] == [[0, 1], [0, 1]]
+    assert asked == [("label",), ("label",), ("probabilities",), ("label", "probabilities"), ("label",)]
+
+
+def test_an_observer_still_records_labels_when_only_probabilities_are_asked(model_dir: Path) -> None:
+    records: list[InferenceRecord] = []
+
+    def observe(record: InferenceRecord, request: ApiRequest) -> None:
+        records.append(record)
+
+    config = Config(model_dir=model_dir)
+    client = create_app(config, ModelAPI(config, observer=observe)).test_client()
+    asked = spy_on_outputs(client)
+    response = client.post("/v2/models/iris/infer", json=infer(["probabilities"]))
+    assert [o["name"] for o in response.json["outputs"]] == ["probabilities"]
+    assert asked == [("probabilities", "label")]
+    assert [r.predictions for r in records] == [[0, 1]]

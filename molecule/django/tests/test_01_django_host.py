@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 from hostcheck import GOLDEN_LABELS, GOLDEN_ROWS, ansible_playbook, curl, infer_body, link_target, running_releases
 
@@ -31,12 +32,31 @@ def manage(host, *args: str):
     return host.run("runuser -u model -- sh -c %s manage " + " ".join(args), script)
 
 
+def wait_for_rows(host, where: str, expected: int, timeout: float = 15) -> int:
+    """Rows of the prediction log matching ``where`` once the spool's loader has caught up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        count = int(psql(host, f"select count(*) from predictions_predictionlog where {where}"))
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        time.sleep(0.2)
+
+
 def test_units_and_database(host) -> None:
     release = live(host)
     assert running_releases(host) == [release]
     for unit in ("postgresql", "nginx", f"gunicorn-model@{release}.socket", f"gunicorn-model@{release}.service"):
         assert host.service(unit).is_running is True, unit
         assert host.service(unit).is_enabled is True, unit
+    # The prediction spool's loader runs with the release (pulled in by its gunicorn), as the app.
+    loader = host.run("systemctl show -p ActiveState,User,ExecStart gunicorn-model-companion@%s.service", release)
+    assert "ActiveState=active" in loader.stdout
+    assert "User=model" in loader.stdout
+    command = f"/srv/model/releases/{release}/bundle/venv/bin/django-admin drain_prediction_spool --follow"
+    assert command in loader.stdout
+    spool = host.file("/srv/model/shared/spool")
+    assert (spool.user, spool.group, spool.mode) == ("model", "model", 0o750)
+    assert 'STACKGEN_PREDICTION_SPOOL="/srv/model/shared/spool"' in host.file(ENV).content_string.splitlines()
     listeners = host.run("ss -Hltn").stdout
     assert re.search(r"127\.0\.0\.1:5432\s", listeners)
     assert not re.search(r"0\.0\.0\.0:5432\s", listeners)
@@ -97,7 +117,7 @@ def test_authenticated_inference_adds_one_log_row(host) -> None:
     )
     assert reply.status == 200
     assert reply.json()["outputs"][0]["data"] == GOLDEN_LABELS
-    assert int(psql(host, "select count(*) from predictions_predictionlog")) == before + 1
+    assert wait_for_rows(host, "true", before + 1) == before + 1
     row = psql(
         host,
         "select l.request_id, l.status, l.model_name, u.username, l.output::text "

@@ -1,8 +1,16 @@
-"""Writes the prediction log: the core's inference observer, bound to Django's ORM."""
+"""Writes the prediction log: the core's inference observer, bound to Django's ORM.
+
+With a spool directory set (STACKGEN_PREDICTION_SPOOL, the roles set it), a record is one line
+appended to this worker's spool file before the answer leaves, and ``drain_prediction_spool``
+loads it into the database; otherwise it is inserted synchronously inside the request.
+"""
 
 from __future__ import annotations
 
 import random
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -12,29 +20,46 @@ from model_core.messages import ApiRequest, InferenceRecord
 
 from ..database import drop_connection
 from .models import PredictionLog
+from .spool import SpoolWriter
+
+
+@cache
+def _spool() -> SpoolWriter | None:
+    directory = settings.PREDICTION_LOG_SPOOL
+    return SpoolWriter(Path(directory)) if directory else None
 
 
 def record_prediction(record: InferenceRecord, request: ApiRequest) -> None:
-    # Written synchronously inside the request, so a normal shutdown loses no record.
     rate = settings.PREDICTION_LOG_SAMPLE_RATE
     if rate < 1.0 and random.random() >= rate:
         return
     user: Any = request.notes.get("user")
-    row = PredictionLog(
-        request_id=record.request_id,
-        model_name=record.model_name or "",
-        model_version=record.model_version or "",
-        route=record.route,
-        input_digest=record.input_digest,
-        output=record.predictions,
-        latency_ms=record.latency_ms,
-        status=record.status,
-        caller=user if getattr(user, "is_authenticated", False) else None,
-    )
+    entry = {
+        "request_id": record.request_id,
+        "model_name": record.model_name or "",
+        "model_version": record.model_version or "",
+        "route": record.route,
+        "input_digest": record.input_digest,
+        "output": record.predictions,
+        "latency_ms": record.latency_ms,
+        "status": record.status,
+        "caller_id": user.pk if getattr(user, "is_authenticated", False) else None,
+        "created_at": datetime.now(UTC).isoformat(),
+    }
+    spool = _spool()
+    if spool is not None:
+        spool.append(entry)  # an OSError (disk full) makes the core answer 503
+        return
     try:
         # A load balancer may retry one request on another host with the same X-Request-ID and
         # body: the first row stands (one_log_row_per_request) and the retry still succeeds.
-        PredictionLog.objects.bulk_create([row], ignore_conflicts=True)
+        PredictionLog.objects.bulk_create([row_from_entry(entry)], ignore_conflicts=True)
     except DatabaseError:
         drop_connection()
         raise  # the core answers 503 instead of an unrecorded prediction
+
+
+def row_from_entry(entry: dict[str, Any]) -> PredictionLog:
+    fields = dict(entry)
+    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    return PredictionLog(**fields)

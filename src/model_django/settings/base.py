@@ -62,6 +62,9 @@ MAX_BODY_BYTES = int(env("STACKGEN_MAX_BODY_BYTES", str(8 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
 # Share of inference requests written to the prediction log (1.0 = every one).
 PREDICTION_LOG_SAMPLE_RATE = env_float("STACKGEN_PREDICTION_LOG_SAMPLE_RATE", "1.0", 0.0, 1.0)
+# Where workers append prediction records for drain_prediction_spool to load (predictions/spool.py);
+# empty: each record is inserted inside its request.
+PREDICTION_LOG_SPOOL = env("STACKGEN_PREDICTION_SPOOL", "")
 # Anonymous inference requests: off by default (production); dev turns it on.
 ALLOW_ANONYMOUS_INFERENCE = env_bool("STACKGEN_ALLOW_ANONYMOUS", "off")
 
