@@ -82,9 +82,14 @@ stack-test: $(STAMP) docker-ready ## the local Docker stack: stackgen up, infere
 
 test: lint unit molecule stack-test ## everything CI runs
 
-bench: $(MODEL_DIR)/manifest.json docker-ready bundle cluster-inventory ## measure; prints and writes build/bench.json
+# make bench BENCH_ARGS="--only loopback --duration 3" (tools/bench.py --help): Docker, the bundles
+# and the cluster inventory are prepared only when a Docker section (host, cluster, stack) runs.
+BENCH_ARGS ?=
+comma := ,
+BENCH_DOCKER := $(if $(findstring --only,$(BENCH_ARGS)),$(filter host% cluster% stack% %host %cluster %stack,$(subst $(comma), ,$(BENCH_ARGS))),all)
+bench: $(MODEL_DIR)/manifest.json $(if $(BENCH_DOCKER),docker-ready bundle cluster-inventory) ## measure; prints and writes build/bench.json (BENCH_ARGS=...)
 	@command -v wrk >/dev/null || tools/apt-need.sh wrk
-	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --bundle-dir $(BUNDLE_DIR) --out build/bench.json
+	$(BIN)/python tools/bench.py --model-dir $(MODEL_DIR) --bundle-dir $(BUNDLE_DIR) --out build/bench.json $(BENCH_ARGS)
 
 demo: $(STAMP) docker-ready bundle ## converge a local throwaway host and serve the model on 127.0.0.1:$(DEMO_PORT)
 	DEMO_PORT=$(DEMO_PORT) tools/demo.sh up

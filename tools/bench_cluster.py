@@ -105,6 +105,7 @@ def _load(port: int, seconds: int, token: str) -> dict[str, Any]:
     url = f"https://localhost:{port}/v2/models/iris/infer"
     headers = {"Host": "localhost", "Authorization": f"Bearer {token}"}
     wait_ready(f"https://localhost:{port}/v2/health/ready", 60, {"Host": "localhost"})
+    wrk(url, infer_body(1), 2, headers=headers)  # warm-up, discarded
     return {"single_row": wrk(url, infer_body(1), seconds, headers=headers)}
 
 

@@ -3,7 +3,8 @@
 A throwaway container (stackgen-bench) is converged by playbooks/site.yml with nginx
 published on 127.0.0.1. Measured: fresh converge, idempotent rerun, a code-only deploy and a
 settings-only change (each through the release gate), the switch (new release healthy -> old
-release stopped), wrk through nginx, and the PSS of the gunicorn processes.
+release stopped); then load from wrk inside the container (tools/bench_host_load.py): through
+nginx, interleaved reps after warm-ups, server CPU per request and PSS under load.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from loadgen import free_port, infer_body, wait_ready, wrk
+from bench_host_load import measure_load
+from loadgen import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 NAME = "stackgen-bench"
@@ -48,7 +50,11 @@ SETTINGS_CHANGE = json.dumps(
 
 
 def _run(*cmd: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kwargs)
+    result = subprocess.run(cmd, check=False, text=True, capture_output=True, **kwargs)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-25:])
+        raise SystemExit(f"bench: {' '.join(cmd[:4])} ... exited {result.returncode}:\n{tail}")
+    return result
 
 
 def _timed_playbook(playbook: str, inventory: Path, *extra: str) -> dict[str, float]:
@@ -105,17 +111,6 @@ def wait_booted(name: str) -> None:
     raise SystemExit(f"bench: systemd did not boot in {name}")
 
 
-def _gunicorn_memory() -> dict[str, Any]:
-    script = "for p in $(ps -C gunicorn -o pid=); do awk -v p=$p '/^Pss:/ {print p, $2}' /proc/$p/smaps_rollup; done"
-    out = _run("docker", "exec", NAME, "sh", "-c", script).stdout.split()
-    pss_kb = [int(v) for v in out[1::2]]
-    return {
-        "processes": len(pss_kb),
-        "pss_total_mb": round(sum(pss_kb) / 1024, 1),
-        "pss_per_process_mb": [round(v / 1024, 1) for v in sorted(pss_kb)],
-    }
-
-
 def _exec(script: str) -> str:
     return _run("docker", "exec", NAME, "sh", "-c", script).stdout.strip()
 
@@ -133,7 +128,9 @@ def _switch_seconds(old: str, new: str) -> float:
     return round(float(stopped.split()[0]) - healthy, 2)
 
 
-def measure_host(bundle_dir: Path, seconds: int, step: Callable[[str], None]) -> dict[str, Any]:
+def measure_host(
+    bundle_dir: Path, seconds: float, warmup: float, reps: int, step: Callable[[str], None], notes: list[str]
+) -> dict[str, Any]:
     nginx_port = free_port()
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -167,14 +164,7 @@ def measure_host(bundle_dir: Path, seconds: int, step: Callable[[str], None]) ->
                 "deploy.yml", inventory, "-e", f"app_flask_bundle_dir={new}", "-e", SETTINGS_CHANGE
             )
             wait_ready(f"http://127.0.0.1:{nginx_port}/v2/health/ready", 30, {"Host": "localhost"})
-            figures["gunicorn_memory"] = _gunicorn_memory()
-            for path, port, headers in (("through_nginx", nginx_port, {"Host": "localhost"}),):
-                step(f"wrk {path} ({seconds}s per case)")
-                url = f"http://127.0.0.1:{port}/v2/models/iris/infer"
-                figures[path] = {
-                    "single_row": wrk(url, infer_body(1), seconds, headers=headers),
-                    "batch_64": wrk(url, infer_body(64), seconds, headers=headers),
-                }
+            figures["load"] = measure_load(NAME, seconds, warmup, reps, step, notes)
         finally:
             subprocess.run(["docker", "rm", "-f", NAME], capture_output=True, check=False)
     return figures
