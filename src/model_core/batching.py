@@ -162,8 +162,8 @@ class MicroBatcher:
     def _run_group(self, batch: list[_Job]) -> None:
         # The union of the outputs asked for: one call serves requests wanting different outputs.
         names = tuple(dict.fromkeys(name for job in batch for name in job.outputs))
-        rows = np.concatenate([job.rows for job in batch])
         try:
+            rows = np.concatenate([job.rows for job in batch])
             arrays = self._run(rows, names)
             if len(arrays) != len(names) or any(np.shape(a)[:1] != (len(rows),) for a in arrays):
                 raise ValueError("the model's outputs do not have one entry per row")

@@ -221,6 +221,7 @@ def app_group_vars(spec: Spec) -> dict[str, Any]:
             "STACKGEN_MODEL_DIR": "bundle/model",
             "STACKGEN_PROXY_HOPS": "2",
             "STACKGEN_LOG_LEVEL": "INFO",
+            "STACKGEN_BATCH_WAIT_MS": "2",
             "STACKGEN_AUTH": "{{ 'on' if app_flask_api_tokens else 'off' }}",
         }
     return values

@@ -25,6 +25,8 @@ DEPLOYMENT_SPECIFIC = {
         "header comment",
         "upstream: app:8000 in compose; the live release's socket (current/gunicorn.sock) on a host",
         "static_root: /srv/static in the nginx image; current/bundle/static on a host",
+        "keepalive_time: a host's upstream connections end after it, so an old release drains",
+        "proxy_next_upstream: a host retries once when a kept-alive connection to its release fails",
     ),
     "nginx.conf": ("header comment",),
 }

@@ -138,7 +138,7 @@ def _env_file(spec: Spec, workdir: Path) -> Path:
     path = workdir / "app.env"
     if path.exists():
         return path  # keep generated secrets stable across `up`s
-    lines = ["STACKGEN_LOG_LEVEL=INFO", "STACKGEN_PROXY_HOPS=1"]
+    lines = ["STACKGEN_LOG_LEVEL=INFO", "STACKGEN_PROXY_HOPS=1", "STACKGEN_BATCH_WAIT_MS=2"]
     if spec.framework == "django":
         lines += [
             "DJANGO_SETTINGS_MODULE=model_django.settings.production",

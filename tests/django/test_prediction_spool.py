@@ -67,6 +67,31 @@ def test_a_line_being_written_is_not_read_until_complete(tmp_path: Path) -> None
     assert batch.end == len(path.read_bytes()) - len(b'{"request_id": "half')
 
 
+def test_a_line_longer_than_one_read_is_read_whole(tmp_path: Path) -> None:
+    writer = SpoolWriter(tmp_path)
+    writer.append({**entry(0), "output": list(range(200))})  # about 1 kB
+    writer.append(entry(1))
+    (batch,) = SpoolReader(tmp_path, max_bytes=64).pending()
+    assert [e["request_id"] for e in batch.entries] == ["req-0"]  # whole, then the rest next time
+    assert batch.entries[0]["output"] == list(range(200))
+
+
+def test_a_failed_write_leaves_no_fragment_for_the_next_line_to_stick_to(tmp_path: Path, monkeypatch) -> None:
+    from model_django.predictions import spool
+
+    writer = SpoolWriter(tmp_path)
+    writer.append(entry(0))
+    real_write = os.write
+    monkeypatch.setattr(spool.os, "write", lambda fd, data: real_write(fd, data[:10]))  # the disk filled up
+    with pytest.raises(OSError, match="wrote 10 of"):
+        writer.append(entry(1))
+    monkeypatch.setattr(spool.os, "write", real_write)
+    writer.append(entry(2))
+    (batch,) = SpoolReader(tmp_path).pending()
+    assert [e["request_id"] for e in batch.entries] == ["req-0", "req-2"]
+    assert not (tmp_path / "rejected.lines").exists()
+
+
 def _write_then_die(directory: str, count: int) -> None:
     writer = SpoolWriter(Path(directory))
     for n in range(count):
@@ -92,7 +117,7 @@ def test_a_writer_rotates_and_the_closed_file_is_finished(tmp_path: Path) -> Non
     for n in range(3):
         writer.append(entry(n))
     reader = SpoolReader(tmp_path)
-    batches = reader.pending()
+    batches = list(reader.pending())
     assert [b.finished for b in batches] == [True, True, False]
     assert [b.entries[0]["request_id"] for b in batches] == ["req-0", "req-1", "req-2"]
 
@@ -175,7 +200,39 @@ def test_a_spool_write_failure_answers_503_not_an_unrecorded_prediction(settings
     assert reply.json()["error"].startswith("the prediction could not be recorded")
 
 
+def test_lines_no_code_or_database_takes_are_kept_aside_and_the_rest_loads(spool_dir: Path, db) -> None:
+    writer = SpoolWriter(spool_dir)
+    writer.append(entry(0))
+    (path,) = files(spool_dir)
+    with path.open("ab") as raw:
+        raw.write(b'{"request_id": "torn-by-a-cra\n[1, 2]\n')  # a torn line, a line that is no record
+    writer.append({k: v for k, v in entry(1).items() if k != "route"})  # written by some other code
+    writer.append(entry(2))
+    call_command("drain_prediction_spool", verbosity=0)
+    assert sorted(PredictionLog.objects.values_list("request_id", flat=True)) == ["req-0", "req-2"]
+    rejected = (spool_dir / "rejected.lines").read_text().splitlines()
+    assert len(rejected) == 3
+    assert rejected[0] == '{"request_id": "torn-by-a-cra'
+    assert json.loads(rejected[2])["request_id"] == "req-1"
+
+
 def test_draining_without_a_spool_is_a_clear_error(settings) -> None:
     settings.PREDICTION_LOG_SPOOL = ""
     with pytest.raises(CommandError, match="STACKGEN_PREDICTION_SPOOL is not set"):
         call_command("drain_prediction_spool")
+
+
+def test_a_record_whose_caller_was_deleted_is_loaded_without_it_and_blocks_nothing(
+    spool_dir: Path, transactional_db
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    # Committed transactions: the database checks the caller when the loader inserts, as in production.
+    user = get_user_model().objects.create_user("alice", password="pw-alice-123")
+    writer = SpoolWriter(spool_dir)
+    writer.append({**entry(0), "caller_id": user.pk})
+    writer.append({**entry(1), "caller_id": user.pk + 1000})  # deleted before the loader ran
+    writer.append({**entry(2), "caller_id": user.pk})
+    call_command("drain_prediction_spool", verbosity=0)
+    callers = dict(PredictionLog.objects.values_list("request_id", "caller__username"))
+    assert callers == {"req-0": "alice", "req-1": None, "req-2": "alice"}

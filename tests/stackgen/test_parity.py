@@ -124,7 +124,7 @@ def test_host_and_image_differ_only_in_documented_values(tmp_path: Path, image_v
     image = image_render(tmp_path, image_values)
     allowed = {
         "gunicorn.conf.py": ("#", "bind = ", "forwarded_allow_ips = "),
-        "site.conf": ("#", "server unix:", "server app:8000", "server_name "),
+        "site.conf": ("#", "server unix:", "server app:8000", "server_name ", "keepalive_time ", "proxy_next_upstream"),
     }
     for name in host:
         diff = changed_lines(host[name], image[name])

@@ -59,7 +59,16 @@ def record_prediction(record: InferenceRecord, request: ApiRequest) -> None:
         raise  # the core answers 503 instead of an unrecorded prediction
 
 
+SPOOLED_FIELDS = ("request_id", "model_name", "model_version", "route", "input_digest", "output", "latency_ms")
+
+
 def row_from_entry(entry: dict[str, Any]) -> PredictionLog:
-    fields = dict(entry)
-    fields["created_at"] = datetime.fromisoformat(fields["created_at"])
+    """A spool line as a row; ValueError when the line is not a record this code can read."""
+    try:
+        fields = {name: entry[name] for name in SPOOLED_FIELDS}
+        fields["status"] = int(entry["status"])
+        fields["caller_id"] = entry.get("caller_id")
+        fields["created_at"] = datetime.fromisoformat(entry["created_at"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"not a prediction record: {exc!r}") from None
     return PredictionLog(**fields)

@@ -25,11 +25,14 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SUFFIX = ".jsonl"
+FORMAT = 1  # "v" of every line: a loader of another release knows what it reads
+REJECTED = "rejected.lines"  # lines no database would take, kept for a person to look at
 # A writer starts a new file beyond this size, so that finished files can be deleted while the
 # worker lives on, and a restarted drainer re-reads little.
 ROTATE_BYTES = 4 * 1024 * 1024
@@ -50,21 +53,27 @@ class SpoolWriter:
 
     def append(self, entry: dict[str, Any]) -> None:
         """Write one record; raises OSError when it could not be written (disk full, no directory)."""
-        line = (json.dumps(entry, separators=(",", ":"), default=str) + "\n").encode()
+        line = (json.dumps({"v": FORMAT, **entry}, separators=(",", ":"), default=str) + "\n").encode()
         with self._lock:
             if self._fd is None or self._pid != os.getpid() or self._size >= self.rotate_bytes:
                 self._open()
             assert self._fd is not None
-            written = os.write(self._fd, line)
-            if written != len(line):  # a short write on a regular file means the disk is full
-                raise OSError(f"prediction spool: wrote {written} of {len(line)} bytes")
+            try:
+                written = os.write(self._fd, line)
+                if written != len(line):  # a short write on a regular file means the disk is full
+                    raise OSError(f"prediction spool: wrote {written} of {len(line)} bytes")
+            except OSError:
+                # Cut the fragment off, so that the next record does not start glued to it.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._size)
+                raise
             self._size += written
 
     def _open(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
-            os.close(self._fd)  # releases the lock: the drainer may finish the old file
-        # After fork the inherited descriptor (and its lock) stay with the parent's file; the
-        # child never writes there.
+        if self._fd is not None:
+            # Releases the lock once no process holds the descriptor: in the writer, the drainer
+            # may finish the old file; in a forked child, the parent's lock then ends with it.
+            os.close(self._fd)
         self._fd = None
         name = f"{os.getpid()}-{time.time_ns()}-{uuid.uuid4().hex[:8]}"
         temporary = self.directory / f".{name}.tmp"
@@ -99,13 +108,12 @@ class SpoolReader:
         self.max_bytes = max_bytes
         self.offsets: dict[Path, int] = {}
 
-    def pending(self) -> list[SpoolBatch]:
-        batches = []
+    def pending(self) -> Iterator[SpoolBatch]:
+        """One file at a time, so that a backlog of many files is never all in memory."""
         for path in sorted(self.directory.glob("*" + SUFFIX)):
             batch = self._read(path)
             if batch is not None:
-                batches.append(batch)
-        return batches
+                yield batch
 
     def _read(self, path: Path) -> SpoolBatch | None:
         start = self.offsets.get(path, 0)
@@ -122,17 +130,29 @@ class SpoolReader:
                 writer_gone = False
             handle.seek(start)
             data = handle.read(self.max_bytes)
-            more = bool(handle.read(1))
+            # A line longer than max_bytes (a big batch's predictions): read on to its end.
+            while b"\n" not in data and (more := handle.read(self.max_bytes)):
+                data += more
+            at_end = not handle.read(1)
         complete = data[: data.rfind(b"\n") + 1]
         entries = []
         for line in complete.splitlines():
             try:
-                entries.append(json.loads(line))
-            except ValueError:  # only a write cut short by a crash of the whole machine makes one
-                log.error("prediction spool: unreadable line in %s skipped", path.name)
-        finished = writer_gone and not more
+                entry = json.loads(line)
+                if not isinstance(entry, dict):
+                    raise ValueError("not an object")
+            except ValueError:  # a write torn by a crash: keep it aside, go on with the rest
+                self.reject(line, f"unreadable line in {path.name}")
+                continue
+            entries.append(entry)
+        finished = writer_gone and at_end
         torn = len(data) - len(complete) if finished else 0
         return SpoolBatch(path, entries, start + len(complete), finished, torn)
+
+    def reject(self, line: bytes, why: str) -> None:
+        log.error("prediction spool: %s; kept in %s", why, REJECTED)
+        with (self.directory / REJECTED).open("ab") as rejected:
+            rejected.write(line.rstrip(b"\n") + b"\n")
 
     def done(self, batch: SpoolBatch) -> None:
         """The batch is in the database: remember where to go on, or delete a finished file."""

@@ -6,6 +6,7 @@ stay in the spool until their rows are committed; loading a line twice adds no s
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import time
@@ -14,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, DataError, IntegrityError, transaction
 
 from ....database import drop_connection, first_line
 from ...models import PredictionLog
@@ -69,12 +70,37 @@ class Command(BaseCommand):
     def _drain(self, reader: SpoolReader) -> int:
         loaded = 0
         for batch in reader.pending():
-            rows = [row_from_entry(entry) for entry in batch.entries]
-            with transaction.atomic():
-                for start in range(0, len(rows), ROWS_PER_INSERT):
-                    PredictionLog.objects.bulk_create(rows[start : start + ROWS_PER_INSERT], ignore_conflicts=True)
+            rows = []
+            for entry in batch.entries:
+                try:
+                    rows.append((entry, row_from_entry(entry)))
+                except ValueError as exc:
+                    reader.reject(json.dumps(entry).encode(), str(exc))
+            try:
+                with transaction.atomic():
+                    for start in range(0, len(rows), ROWS_PER_INSERT):
+                        chunk = [row for _, row in rows[start : start + ROWS_PER_INSERT]]
+                        PredictionLog.objects.bulk_create(chunk, ignore_conflicts=True)
+            except (IntegrityError, DataError):
+                # One row the database refuses must not hold back every line after it.
+                for entry, row in rows:
+                    self._insert_alone(reader, entry, row)
             if batch.torn:
                 log.error("prediction spool: %s ended in %d bytes of a cut-short line", batch.path.name, batch.torn)
             reader.done(batch)
             loaded += len(rows)
         return loaded
+
+    def _insert_alone(self, reader: SpoolReader, entry: dict[str, Any], row: PredictionLog) -> None:
+        try:
+            with transaction.atomic():
+                PredictionLog.objects.bulk_create([row], ignore_conflicts=True)
+            return
+        except (IntegrityError, DataError) as exc:
+            if row.caller_id is None:
+                reader.reject(json.dumps(entry).encode(), f"the database refused {row.request_id}: {first_line(exc)}")
+                return
+        # The caller was deleted between the answer and the load: keep the record, without its caller.
+        log.error("prediction spool: caller %s of %s is gone; logged without it", row.caller_id, row.request_id)
+        row.caller_id = None
+        self._insert_alone(reader, entry, row)
