@@ -1,6 +1,6 @@
 """Every answered prediction is in the log, when workers and the loader are killed under load.
 
-Real processes on 127.0.0.1: gunicorn (gthread, 2 workers) serving the Django service with the
+Real processes on 127.0.0.1: gunicorn (gthread, 2 workers, batching on as shipped) serving the Django service with the
 spool on, the loader (drain_prediction_spool --follow) beside it, clients sending inference
 requests with their own X-Request-IDs. Workers and the loader get SIGKILL while requests flow;
 gunicorn replaces the workers and the test restarts the loader, as systemd does on a host.
@@ -97,6 +97,7 @@ def service(tmp_path: Path, django_model_dir: Path):
         "STACKGEN_PREDICTION_SPOOL": str(spool),
         "STACKGEN_ANON_THROTTLE_RATE": "1000000/s",
         "STACKGEN_LOG_LEVEL": "WARNING",
+        "STACKGEN_BATCH_WAIT_MS": "2",  # as shipped: concurrent requests share model calls
     }
     env.pop("API_TOKEN", None)
     manage = [str(BIN / "stackgen-django")]
