@@ -44,12 +44,7 @@ def cpu_per_call(model_dir: Path, seconds: float, reps: int) -> dict[str, Any]:
     wall_calls: dict[str, list[float]] = {name: [] for name in batches}
     for _ in range(reps):
         for name, rows in batches.items():
-            calls, wall0, cpu0 = 0, time.perf_counter(), time.process_time()
-            while time.perf_counter() - wall0 < seconds:
-                for _ in range(20):
-                    service.predict(rows)
-                calls += 20
-            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            calls, wall, cpu = _timed_calls(service, rows, seconds)
             cpu_ms[name].append(cpu * 1000 / calls)
             wall_calls[name].append(calls / wall)
     return {
@@ -62,6 +57,16 @@ def cpu_per_call(model_dir: Path, seconds: float, reps: int) -> dict[str, Any]:
     }
 
 
+def _timed_calls(service: Any, rows: Any, seconds: float) -> tuple[int, float, float]:
+    """predict(rows) for ``seconds`` of wall time: (calls, wall seconds, CPU seconds)."""
+    calls, wall0, cpu0 = 0, time.perf_counter(), time.process_time()
+    while time.perf_counter() - wall0 < seconds:
+        for _ in range(20):
+            service.predict(rows)
+        calls += 20
+    return calls, time.perf_counter() - wall0, time.process_time() - cpu0
+
+
 def _ceiling_worker(model_dir: str, seconds: float, reps: int, barrier: Any, results: Any) -> None:
     service = _service(Path(model_dir))
     rows = _rows(service, 1)
@@ -69,12 +74,7 @@ def _ceiling_worker(model_dir: str, seconds: float, reps: int, barrier: Any, res
         service.predict(rows)
     for rep in range(reps):
         barrier.wait()  # every process starts each window together
-        calls, wall0, cpu0 = 0, time.perf_counter(), time.process_time()
-        while time.perf_counter() - wall0 < seconds:
-            for _ in range(20):
-                service.predict(rows)
-            calls += 20
-        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        calls, wall, cpu = _timed_calls(service, rows, seconds)
         results.put((rep, calls / wall, cpu / wall))
 
 
