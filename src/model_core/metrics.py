@@ -8,6 +8,7 @@ process's own registry is exposed.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -29,6 +30,8 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
 OTHER_METHOD = "other"
 UNMATCHED = "unmatched"
+# Raw (route, method) pairs a client could vary (e.g. odd methods): a bound on the cache, not on series.
+_MAX_CACHED_CHILDREN = 1024
 ROUTE_LABELS = frozenset(route.path for route in ROUTES) | {UNMATCHED}
 
 
@@ -69,6 +72,7 @@ class Metrics:
             registry=r,
             multiprocess_mode="max",
         )
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.model_info = Gauge(
             "stackgen_model_info",
             "The served model (value is always 1)",
@@ -78,9 +82,17 @@ class Metrics:
         )
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        route = route_label(route)
-        self.requests.labels(route, method_label(method), str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            # labels() takes a lock and builds a key each call; the label sets are fixed and
+            # small (routes x methods x statuses), so each combination's children are kept.
+            label = route_label(route)
+            children = (self.requests.labels(label, method_label(method), str(status)), self.latency.labels(label))
+            if len(self._children) < _MAX_CACHED_CHILDREN:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def model_loaded(self, name: str, version: str, loader: str, release: str, seconds: float) -> None:
         self.load_seconds.set(seconds)

@@ -12,6 +12,7 @@ from werkzeug.routing import BaseConverter
 from model_core import jsonlog
 from model_core.api import ModelAPI
 from model_core.config import Config
+from model_core.inference_wsgi import InferenceRoutes
 from model_core.messages import ApiRequest, ApiResponse
 from model_core.metrics import UNMATCHED
 from model_core.routes import BY_NAME, ROUTES, Route
@@ -79,6 +80,9 @@ def create_app(config: Config | None = None, api: ModelAPI | None = None) -> Fla
             reply.headers["Allow"] = ", ".join(exc.valid_methods)
         return _to_flask(reply)
 
+    # The inference routes skip Flask's request machinery (model_core.inference_wsgi); ProxyFix
+    # still wraps them, so their access lines name the client the proxies report.
+    app.wsgi_app = InferenceRoutes(api, app.wsgi_app, config.max_body_bytes)  # type: ignore[method-assign]
     if config.proxy_hops:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,

@@ -9,6 +9,7 @@ from rest_framework.authtoken.models import Token
 
 from model_core.api import ModelAPI
 from model_core.train import write_model
+from model_django.api.auth import TOKENS
 from model_django.service import get_api
 
 GOLDEN_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.1, 4.4, 1.4], [6.3, 3.3, 6.0, 2.5], [5.9, 3.0, 5.1, 1.8]]
@@ -32,6 +33,7 @@ def api(django_model_dir: Path, settings, monkeypatch: pytest.MonkeyPatch) -> It
     from django.core.cache import cache
 
     cache.clear()  # throttle counters
+    TOKENS.clear()
     yield instance
     get_api.cache_clear()
 

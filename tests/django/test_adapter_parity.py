@@ -141,3 +141,19 @@ def test_flask_without_auth_declares_none(client_without_auth: FlaskClient) -> N
 @pytest.fixture
 def client_without_auth(django_model_dir) -> FlaskClient:
     return create_app(Config(model_dir=django_model_dir)).test_client()
+
+
+@pytest.mark.parametrize("accept", ["text/html", "application/xml", "image/png;q=1, */*;q=0"])
+@pytest.mark.parametrize("with_token", [True, False])
+def test_the_accept_header_changes_nothing(
+    flask_client: FlaskClient, token: str, accept: str, with_token: bool
+) -> None:
+    # Both services speak JSON only: no 406, the same answer as without an Accept header.
+    auth = {"Authorization": f"Bearer {token}"} if with_token else {}
+    flask = flask_client.post(V1, json={"instances": GOLDEN_ROWS}, headers={**auth, "Accept": accept})
+    extra = {"HTTP_AUTHORIZATION": auth["Authorization"]} if with_token else {}
+    django = Client().post(V1, {"instances": GOLDEN_ROWS}, content_type="application/json", HTTP_ACCEPT=accept, **extra)
+    expected = 200 if with_token else 401
+    assert (flask.status_code, flask.headers["Content-Type"]) == (expected, "application/json")
+    assert (django.status_code, django["Content-Type"]) == (expected, "application/json")
+    assert json.loads(django.content) == flask.json

@@ -2,13 +2,51 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
+from django.conf import settings
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from model_core.auth import CHALLENGE, MissingToken, parse_bearer
 from model_core.errors import Unauthorized
+
+# A worker sees few distinct tokens; the bound only stops a flood of valid ones growing memory.
+_MAX_CACHED = 1024
+
+
+class TokenCache:
+    """Tokens this worker found valid, each for ``API_TOKEN_CACHE_SECONDS``: the lookup (a join of
+    the token and user tables) would otherwise be a database round trip per inference request.
+    Only successes are kept, so an unknown token is always checked against the database."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[Any, Any] | None:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1], entry[2]
+
+    def put(self, key: str, user: Any, token: Any, seconds: float) -> None:
+        with self._lock:
+            if len(self._entries) >= _MAX_CACHED:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= _MAX_CACHED:
+                    self._entries.clear()
+            self._entries[key] = (time.monotonic() + seconds, user, token)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+TOKENS = TokenCache()
 
 
 class BearerTokenAuthentication(TokenAuthentication):
@@ -24,4 +62,12 @@ class BearerTokenAuthentication(TokenAuthentication):
             return None  # anonymous: the view's permissions decide (401 unless allowed)
         except Unauthorized as exc:
             raise AuthenticationFailed(exc.message) from None
-        return self.authenticate_credentials(token)
+        seconds = settings.API_TOKEN_CACHE_SECONDS
+        if seconds <= 0:
+            return self.authenticate_credentials(token)
+        cached = TOKENS.get(token)
+        if cached is not None:
+            return cached
+        user, found = self.authenticate_credentials(token)  # raises for unknown tokens, inactive users
+        TOKENS.put(token, user, found, seconds)
+        return user, found

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponse
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
@@ -16,6 +17,8 @@ from model_core.routes import ROUTES, Route
 
 from ..service import get_api
 from .throttles import InferenceThrottle, client_address
+
+_JSON_RENDERER = JSONRenderer()
 
 
 class CoreView(APIView):
@@ -28,6 +31,11 @@ class CoreView(APIView):
 
     def get_throttles(self) -> list[Any]:
         return [InferenceThrottle()] if self.route.protected else []
+
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple[Any, str]:
+        # Every answer is JSON whatever the Accept header says, as in the Flask service; DRF's
+        # negotiation would parse Accept on each request only to refuse some clients a 406.
+        return _JSON_RENDERER, _JSON_RENDERER.media_type
 
     def get_authenticators(self) -> list[Any]:
         # Open routes (health, metadata, metrics) ignore credentials entirely.

@@ -65,6 +65,9 @@ PREDICTION_LOG_SAMPLE_RATE = env_float("STACKGEN_PREDICTION_LOG_SAMPLE_RATE", "1
 # Where workers append prediction records for drain_prediction_spool to load (predictions/spool.py);
 # empty: each record is inserted inside its request.
 PREDICTION_LOG_SPOOL = env("STACKGEN_PREDICTION_SPOOL", "")
+# Seconds a worker keeps a bearer token it has looked up (0: ask the database every request). A
+# deleted token or deactivated user is refused at the latest this long afterwards.
+API_TOKEN_CACHE_SECONDS = env_float("STACKGEN_TOKEN_CACHE_SECONDS", "10", 0.0, 300.0)
 # Anonymous inference requests: off by default (production); dev turns it on.
 ALLOW_ANONYMOUS_INFERENCE = env_bool("STACKGEN_ALLOW_ANONYMOUS", "off")
 
