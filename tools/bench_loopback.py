@@ -5,11 +5,12 @@ while the repetitions go round-robin over the cases (rep 1: A, B, C; rep 2: A, B
 measured run after a discarded warm-up. Ratios are taken rep by rep (B_i / A_i) and summarized.
 
   worker_class  sync vs gthread --threads 4 (Flask, 2 workers, single row)
-  frameworks    Flask vs Django with the prediction log on, as shipped (gthread 4 threads, batching
-                2 ms, CPUs workers, a bearer token on both), 1 and 64 rows
-  batching      micro-batching off vs on (STACKGEN_BATCH_WAIT_MS 0 vs 2): random forest, gthread,
-                wrk -c64, single row; and the logistic model with batching on vs the 2-core ceiling
-  workers       2 x CPUs + 1 vs CPUs (sync) vs CPUs with gthread --threads 4, on each example model
+  frameworks    Flask vs Django with the prediction log on, same workers and threads (Django's shipped
+                gthread 4, batching 2 ms, CPUs workers, a bearer token on both), 1 and 64 rows
+  batching      micro-batching off vs on (STACKGEN_BATCH_WAIT_MS 0 vs 2) at the Flask service's threads
+                (app_flask_threads): random forest and logistic, wrk -c64, single row; the logistic
+                model with batching on against the 2-core ceiling
+  workers       2 x CPUs + 1 vs CPUs (sync) vs CPUs with gthread --threads 4 and 16, each example model
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from bench_measure import RUN_METRICS, paired_ratios, ratio, summarize
-from bench_server import BENCH_TOKEN, BIN, Case, Server, ServerSpec, measure, spool_supported
+from bench_server import BENCH_TOKEN, BIN, ROOT, Case, Server, ServerSpec, measure, spool_supported
 
 COMPARISONS = ("worker_class", "frameworks", "batching", "workers")
 LOG_MODES = {
@@ -61,9 +63,17 @@ SHIPPED = {"STACKGEN_BATCH_WAIT_MS": "2"}  # what the roles set for the model se
 FLASK_TOKEN = {"STACKGEN_AUTH": "on", "STACKGEN_API_TOKENS": BENCH_TOKEN}  # Django checks a token too
 
 
+def shipped_threads(framework: str) -> int:
+    """Threads per worker the app role gives the model service (roles/app_<framework>/defaults)."""
+    defaults = yaml.safe_load((ROOT / "roles" / f"app_{framework}" / "defaults" / "main.yml").read_text())
+    return int(defaults.get(f"app_{framework}_threads", 4))  # 4: gunicorn's, before the roles had it
+
+
 def comparisons(cpus: int, workers: int, models: list[str], batching: bool) -> list[Comparison]:
     flask = {"framework": "flask", "workers": workers}
-    shipped = {"worker_class": "gthread", "threads": 4}
+    # The frameworks at the same workers and threads (Django's, which the Flask service exceeds).
+    same = {"worker_class": "gthread", "threads": shipped_threads("django")}
+    threads = shipped_threads("flask")
     found = [
         Comparison(
             "worker_class",
@@ -77,11 +87,11 @@ def comparisons(cpus: int, workers: int, models: list[str], batching: bool) -> l
         ),
         Comparison(
             "frameworks",
-            f"Flask vs Django + prediction log, as shipped: gthread 4 threads, batching 2 ms, {workers} workers,"
-            " bearer token on both",
+            f"Flask vs Django + prediction log, same workers: gthread {same['threads']} threads, batching 2 ms,"
+            f" {workers} workers, bearer token on both",
             {
-                "flask": ServerSpec("logistic", env={**SHIPPED, **FLASK_TOKEN}, **shipped, **flask),
-                "django": ServerSpec("logistic", "django", env=SHIPPED, **shipped, workers=workers),
+                "flask": ServerSpec("logistic", env={**SHIPPED, **FLASK_TOKEN}, **same, **flask),
+                "django": ServerSpec("logistic", "django", env=SHIPPED, **same, workers=workers),
             },
             [
                 Case("flask_1", "flask"),
@@ -93,32 +103,40 @@ def comparisons(cpus: int, workers: int, models: list[str], batching: bool) -> l
         ),
     ]
     if batching and "random_forest" in models:
-        gthread = {"worker_class": "gthread", "threads": 4, "workers": workers}
+        gthread = {"worker_class": "gthread", "threads": threads, "workers": workers}
         found.append(
             Comparison(
                 "batching",
-                f"micro-batching, gthread 4 threads, {workers} workers, 64 connections, single row",
+                f"micro-batching, gthread {threads} threads (as shipped), {workers} workers, 64 connections,"
+                " single row",
                 {
                     "rf_off": ServerSpec("random_forest", env={"STACKGEN_BATCH_WAIT_MS": "0"}, **gthread),
                     "rf_on": ServerSpec("random_forest", env={"STACKGEN_BATCH_WAIT_MS": "2"}, **gthread),
+                    "logistic_off": ServerSpec("logistic", env={"STACKGEN_BATCH_WAIT_MS": "0"}, **gthread),
                     "logistic_on": ServerSpec("logistic", env={"STACKGEN_BATCH_WAIT_MS": "2"}, **gthread),
                 },
                 [
                     Case("rf_off", "rf_off", 1, 64),
                     Case("rf_on", "rf_on", 1, 64),
+                    Case("logistic_off", "logistic_off", 1, 64),
                     Case("logistic_on", "logistic_on", 1, 64),
                 ],
-                [("rf_on", "rf_off")],
+                [("rf_on", "rf_off"), ("logistic_on", "logistic_off")],
             )
         )
     servers, cases, pairs = {}, [], []
     for model in models:
         servers[f"{model}_2n+1"] = ServerSpec(model, workers=2 * cpus + 1)
         servers[f"{model}_n"] = ServerSpec(model, workers=cpus)
-        servers[f"{model}_n_gthread4"] = ServerSpec(model, worker_class="gthread", threads=4, workers=cpus)
-        cases += [Case(key, key) for key in (f"{model}_2n+1", f"{model}_n", f"{model}_n_gthread4")]
-        pairs += [(f"{model}_2n+1", f"{model}_n"), (f"{model}_n_gthread4", f"{model}_n")]
-    found.append(Comparison("workers", f"workers ({cpus} CPUs), single row, 8 connections", servers, cases, pairs))
+        for n in (4, 16):
+            servers[f"{model}_n_gthread{n}"] = ServerSpec(
+                model, worker_class="gthread", threads=n, workers=cpus, env=SHIPPED
+            )
+        keys = [f"{model}_{suffix}" for suffix in ("2n+1", "n", "n_gthread4", "n_gthread16")]
+        cases += [Case(key, key) for key in keys] + [Case(f"{key}_c64", key, 1, 64) for key in keys[2:]]
+        pairs += [(keys[0], keys[1]), (keys[2], keys[1]), (keys[3], keys[2]), (f"{keys[3]}_c64", f"{keys[2]}_c64")]
+    title = f"workers ({cpus} CPUs), single row, 8 connections (_c64: 64); gthread with batching 2 ms as shipped"
+    found.append(Comparison("workers", title, servers, cases, pairs))
     return found
 
 

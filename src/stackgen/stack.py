@@ -16,7 +16,7 @@ from pathlib import Path
 from .appspec import AppSpec
 from .paths import repo_root
 from .render import ADMIN_PAGES
-from .rolerender import render_gunicorn, render_nginx
+from .rolerender import render_gunicorn, render_nginx, role_defaults
 from .spec import Spec
 
 Progress = Callable[[str], None]
@@ -118,6 +118,8 @@ def image_gunicorn_values(spec: Spec, wsgi: str) -> dict[str, object]:
         "gunicorn_wsgi_app": wsgi,
         "gunicorn_bind": ["0.0.0.0:8000"],
         "gunicorn_workers": spec.workers,
+        # The app role's threads, so an image runs as a host would (Flask 16, Django 4).
+        "gunicorn_threads": role_defaults(f"app_{spec.framework}")[f"app_{spec.framework}_threads"],
         "gunicorn_forwarded_allow_ips": "*",
     }
 

@@ -47,6 +47,7 @@ HOST_VALUES = {  # what roles/app_flask + roles/nginx use on a single host
     "gunicorn_app_name": "model",
     "gunicorn_wsgi_app": "model_flask.wsgi:app",
     "gunicorn_workers": 0,
+    "gunicorn_threads": 16,  # app_flask_threads
     "nginx_tls_mode": "none",
     "nginx_sites": [
         {

@@ -87,6 +87,15 @@ def test_workers_run_as_the_app_user(host) -> None:
     assert set(users) == {"model"}
 
 
+def test_the_model_service_runs_gthread_with_16_threads(host) -> None:
+    # app_flask_threads: batching groups only what one worker holds at once (README, Performance).
+    conf = host.file(f"/srv/model/releases/{live(host)}/gunicorn.conf.py").content_string.splitlines()
+    assert [line for line in conf if line.startswith(("worker_class =", "threads ="))] == [
+        'worker_class = "gthread"',
+        "threads = 16",
+    ]
+
+
 def test_service_is_sandboxed(host) -> None:
     props = dict(
         line.split("=", 1)
