@@ -8,7 +8,8 @@ measured run after a discarded warm-up. Ratios are taken rep by rep (B_i / A_i) 
   frameworks    Flask vs Django with the prediction log on, same workers and threads (Django's shipped
                 gthread 4, batching 2 ms, CPUs workers, a bearer token on both), 1 and 64 rows
   batching      micro-batching off vs on (STACKGEN_BATCH_WAIT_MS 0 vs 2) at the Flask service's threads
-                (app_flask_threads): random forest and logistic, wrk -c64, single row; the logistic
+                (app_flask_threads): random forest and logistic, wrk -c64, single row; the random
+                forest also against sync workers (the best unbatched setting); the logistic
                 model with batching on against the 2-core ceiling
   workers       2 x CPUs + 1 vs CPUs (sync) vs CPUs with gthread --threads 4 and 16, each example model
 """
@@ -22,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from bench_measure import RUN_METRICS, paired_ratios, ratio, summarize
-from bench_server import BENCH_TOKEN, BIN, ROOT, Case, Server, ServerSpec, measure, spool_supported
+from bench_server import BENCH_TOKEN, BIN, Case, Server, ServerSpec, measure, spool_supported
+
+from stackgen.rolerender import role_defaults
 
 COMPARISONS = ("worker_class", "frameworks", "batching", "workers")
 LOG_MODES = {
@@ -65,8 +67,7 @@ FLASK_TOKEN = {"STACKGEN_AUTH": "on", "STACKGEN_API_TOKENS": BENCH_TOKEN}  # Dja
 
 def shipped_threads(framework: str) -> int:
     """Threads per worker the app role gives the model service (roles/app_<framework>/defaults)."""
-    defaults = yaml.safe_load((ROOT / "roles" / f"app_{framework}" / "defaults" / "main.yml").read_text())
-    return int(defaults.get(f"app_{framework}_threads", 4))  # 4: gunicorn's, before the roles had it
+    return int(role_defaults(f"app_{framework}")[f"app_{framework}_threads"])
 
 
 def comparisons(cpus: int, workers: int, models: list[str], batching: bool) -> list[Comparison]:
@@ -110,18 +111,21 @@ def comparisons(cpus: int, workers: int, models: list[str], batching: bool) -> l
                 f"micro-batching, gthread {threads} threads (as shipped), {workers} workers, 64 connections,"
                 " single row",
                 {
+                    # The best unbatched setting measured (workers comparison): sync, one request each.
+                    "rf_sync": ServerSpec("random_forest", workers=workers),
                     "rf_off": ServerSpec("random_forest", env={"STACKGEN_BATCH_WAIT_MS": "0"}, **gthread),
                     "rf_on": ServerSpec("random_forest", env={"STACKGEN_BATCH_WAIT_MS": "2"}, **gthread),
                     "logistic_off": ServerSpec("logistic", env={"STACKGEN_BATCH_WAIT_MS": "0"}, **gthread),
                     "logistic_on": ServerSpec("logistic", env={"STACKGEN_BATCH_WAIT_MS": "2"}, **gthread),
                 },
                 [
+                    Case("rf_sync", "rf_sync", 1, 64),
                     Case("rf_off", "rf_off", 1, 64),
                     Case("rf_on", "rf_on", 1, 64),
                     Case("logistic_off", "logistic_off", 1, 64),
                     Case("logistic_on", "logistic_on", 1, 64),
                 ],
-                [("rf_on", "rf_off"), ("logistic_on", "logistic_off")],
+                [("rf_on", "rf_off"), ("rf_on", "rf_sync"), ("logistic_on", "logistic_off")],
             )
         )
     servers, cases, pairs = {}, [], []

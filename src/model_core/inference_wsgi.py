@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from http import HTTPStatus
 from typing import Any
 
 from .api import ModelAPI
 from .messages import ApiRequest
-from .routes import ROUTES
+from .routes import ROUTES, SEGMENT_REGEX
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-_SEGMENT = r"(?P<{}>[^/:]+)"  # as the adapters' converters: a segment without ':'
-# Upper case like werkzeug, so a client sees the same status line from either path.
-_REASONS = {status.value: f"{status.value} {status.phrase.upper()}" for status in HTTPStatus}
+# Content-Length digits beyond this are no body any limit allows (and int() has a digit limit).
+_MAX_LENGTH_DIGITS = 18
 # Header names the WSGI environ keeps without the HTTP_ prefix (PEP 3333).
 _UNPREFIXED = {"CONTENT_TYPE", "CONTENT_LENGTH"}
 
@@ -34,18 +32,21 @@ def _inference_patterns() -> list[tuple[str, re.Pattern[str]]]:
     for route in ROUTES:
         if route.method == "POST":
             regex = re.escape(route.path).replace(r"\{", "{").replace(r"\}", "}")
-            regex = re.sub(r"{(\w+)}", lambda m: _SEGMENT.format(m.group(1)), regex)
+            regex = re.sub(r"{(\w+)}", lambda m: f"(?P<{m.group(1)}>{SEGMENT_REGEX})", regex)
             patterns.append((route.name, re.compile(regex)))
     return patterns
 
 
 class InferenceRoutes:
-    """WSGI middleware: ``InferenceRoutes(api, framework_app, max_body_bytes)``."""
+    """WSGI middleware: ``InferenceRoutes(api, framework_app, max_body_bytes, status_line)``;
+    ``status_line(code)`` gives the framework's own status line ("200 OK"), since reason phrases
+    differ between frameworks and Python versions (413)."""
 
-    def __init__(self, api: ModelAPI, app: WSGIApp, max_body_bytes: int) -> None:
+    def __init__(self, api: ModelAPI, app: WSGIApp, max_body_bytes: int, status_line: Callable[[int], str]) -> None:
         self.api = api
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.status_line = status_line
         self._patterns = _inference_patterns()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -62,7 +63,7 @@ class InferenceRoutes:
         )
         reply = self.api.handle(route_name, request, params)
         headers = [*reply.headers.items(), ("Content-Length", str(len(reply.body)))]
-        start_response(_REASONS.get(reply.status, f"{reply.status} UNKNOWN"), headers)
+        start_response(self.status_line(reply.status), headers)
         return [reply.body]
 
     def _take(self, environ: dict[str, Any]) -> tuple[str, dict[str, str], int] | None:
@@ -73,7 +74,8 @@ class InferenceRoutes:
         if not path.isascii():  # the framework decodes percent-escapes and UTF-8 its own way
             return None
         raw_length = environ.get("CONTENT_LENGTH", "")
-        if not raw_length.isdigit() or int(raw_length) > self.max_body_bytes:
+        plain = raw_length.isascii() and raw_length.isdigit() and len(raw_length) <= _MAX_LENGTH_DIGITS
+        if not plain or int(raw_length) > self.max_body_bytes or "HTTP_TRANSFER_ENCODING" in environ:
             return None  # chunked, malformed or too large: the framework's answer
         for name, pattern in self._patterns:
             match = pattern.fullmatch(path)

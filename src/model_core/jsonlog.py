@@ -10,16 +10,18 @@ from typing import Any
 
 
 class JsonFormatter(logging.Formatter):
-    _second = -1
-    _second_text = ""
+    # (second, its text): one attribute, replaced whole, so threads sharing this formatter
+    # never pair a second with another second's text.
+    _second: tuple[int, str] = (-1, "")
 
     def _timestamp(self, record: logging.LogRecord) -> str:
         # One access line per request: format the date and time once per second, not per line.
-        second = int(record.created)
-        if second != self._second:
-            self._second_text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-            self._second = second
-        return f"{self._second_text}.{int(record.msecs):03d}Z"
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{int(record.msecs):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {

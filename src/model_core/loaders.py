@@ -44,10 +44,10 @@ class SklearnLoader:
             # Each estimator method runs at most once, however many outputs share it.
             computed: dict[str, np.ndarray] = {}
             results = []
-            # The service has already refused NaN and infinity (ModelService.validate_rows), and
-            # predict methods take no parameters to validate: skipping both checks saves ~12% of
-            # a one-row call. config_context is per thread, so other threads keep their config.
-            with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            # predict methods take no parameters worth validating on every call. The finite-value
+            # checks stay: a pipeline step may turn a valid input into NaN or infinity, and the
+            # estimator's error is then the only sign. config_context is per thread.
+            with sklearn.config_context(skip_parameter_validation=True):
                 for name in outputs:
                     method = "predict_proba" if name == "probabilities" else "predict"
                     if method not in computed:

@@ -30,8 +30,6 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
 OTHER_METHOD = "other"
 UNMATCHED = "unmatched"
-# Raw (route, method) pairs a client could vary (e.g. odd methods): a bound on the cache, not on series.
-_MAX_CACHED_CHILDREN = 1024
 ROUTE_LABELS = frozenset(route.path for route in ROUTES) | {UNMATCHED}
 
 
@@ -82,15 +80,13 @@ class Metrics:
         )
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+        key = (route_label(route), method_label(method), status)
         children = self._children.get(key)
         if children is None:
             # labels() takes a lock and builds a key each call; the label sets are fixed and
             # small (routes x methods x statuses), so each combination's children are kept.
-            label = route_label(route)
-            children = (self.requests.labels(label, method_label(method), str(status)), self.latency.labels(label))
-            if len(self._children) < _MAX_CACHED_CHILDREN:
-                self._children[key] = children
+            children = (self.requests.labels(key[0], key[1], str(status)), self.latency.labels(key[0]))
+            self._children[key] = children
         children[0].inc()
         children[1].observe(seconds)
 

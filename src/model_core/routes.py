@@ -6,6 +6,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# A path parameter: one segment without ':', so /v1/models/<name>:predict never matches
+# /v1/models/<name>. Every adapter's converter uses it.
+SEGMENT_REGEX = r"[^/:]+"
+
 
 @dataclass(frozen=True)
 class Route:

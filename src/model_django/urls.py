@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path, register_converter
 
-from model_core.routes import ROUTES
+from model_core.routes import ROUTES, SEGMENT_REGEX
 
 from .api.views import VIEWS
 
@@ -13,7 +13,7 @@ from .api.views import VIEWS
 class SegmentConverter:
     """A path segment without ':' so that /v1/models/<name>:predict never matches /v1/models/<name>."""
 
-    regex = r"[^/:]+"
+    regex = SEGMENT_REGEX
 
     def to_python(self, value: str) -> str:
         return value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Flask, Response, request
@@ -15,7 +16,7 @@ from model_core.config import Config
 from model_core.inference_wsgi import InferenceRoutes
 from model_core.messages import ApiRequest, ApiResponse
 from model_core.metrics import UNMATCHED
-from model_core.routes import BY_NAME, ROUTES, Route
+from model_core.routes import BY_NAME, ROUTES, SEGMENT_REGEX, Route
 
 _MESSAGES = {
     404: "no such route: {path}",
@@ -27,7 +28,7 @@ _MESSAGES = {
 class SegmentConverter(BaseConverter):
     """A path segment without ':' so that /v1/models/<name>:predict never matches /v1/models/<name>."""
 
-    regex = r"[^/:]+"
+    regex = SEGMENT_REGEX
 
 
 def _api_request() -> ApiRequest:
@@ -82,7 +83,9 @@ def create_app(config: Config | None = None, api: ModelAPI | None = None) -> Fla
 
     # The inference routes skip Flask's request machinery (model_core.inference_wsgi); ProxyFix
     # still wraps them, so their access lines name the client the proxies report.
-    app.wsgi_app = InferenceRoutes(api, app.wsgi_app, config.max_body_bytes)  # type: ignore[method-assign]
+    app.wsgi_app = InferenceRoutes(  # type: ignore[method-assign]
+        api, app.wsgi_app, config.max_body_bytes, _status_line
+    )
     if config.proxy_hops:
         app.wsgi_app = ProxyFix(
             app.wsgi_app,
@@ -94,6 +97,12 @@ def create_app(config: Config | None = None, api: ModelAPI | None = None) -> Fla
     api.start()
     app.stackgen_after_fork = api.service.reload_after_fork  # type: ignore[attr-defined]
     return app
+
+
+@functools.cache  # a handful of statuses; building a Response per request would cost more
+def _status_line(status: int) -> str:
+    # werkzeug's own status line (upper case, its reason phrases), as a Flask Response sends it.
+    return Response(status=status).status
 
 
 def _route_template(app: Flask, exc: HTTPException) -> str:

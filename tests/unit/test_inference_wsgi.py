@@ -118,6 +118,10 @@ def test_the_answers_differ_in_what_they_should(stack: Any) -> None:
         ("/v2/models/ir%C3%AFs/infer", "POST", {}, "404 NOT FOUND"),
         (V2, "POST", {"CONTENT_LENGTH": str(10**9)}, "413 REQUEST ENTITY TOO LARGE"),
         (V2, "POST", {"SCRIPT_NAME": "/prefix"}, None),
+        (V2, "POST", {"CONTENT_LENGTH": "\u00b2"}, None),  # a digit to str.isdigit, not to int()
+        (V2, "POST", {"CONTENT_LENGTH": "9" * 5000}, None),  # beyond int()'s digit limit
+        (V2, "POST", {"CONTENT_LENGTH": "+12"}, None),
+        (V2, "POST", {"HTTP_TRANSFER_ENCODING": "chunked"}, None),  # werkzeug ignores the length then
     ],
 )
 def test_what_it_does_not_take_reaches_flask(

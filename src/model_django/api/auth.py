@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from django.conf import settings
+from django.db.models.signals import post_delete, post_save
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -47,6 +48,16 @@ class TokenCache:
 
 
 TOKENS = TokenCache()
+
+
+def _forget_tokens(**kwargs: Any) -> None:
+    # A token deleted or a user changed (deactivated, say) in this process, e.g. in the admin
+    # a worker serves: this worker forgets at once; other workers within the cache's seconds.
+    TOKENS.clear()
+
+
+post_delete.connect(_forget_tokens, sender="authtoken.Token", dispatch_uid="stackgen.tokens.deleted")
+post_save.connect(_forget_tokens, sender=settings.AUTH_USER_MODEL, dispatch_uid="stackgen.tokens.user_saved")
 
 
 class BearerTokenAuthentication(TokenAuthentication):
