@@ -4,7 +4,9 @@ Every case of a comparison has its own gunicorn, started once with explicit flag
 while the repetitions go round-robin over the cases (rep 1: A, B, C; rep 2: A, B, C; ...), each
 measured run after a discarded warm-up. Ratios are taken rep by rep (B_i / A_i) and summarized.
 
-  worker_class  sync vs gthread --threads 4 (Flask, 2 workers, single row)
+  worker_class  sync vs gthread --threads 4 (Flask, 2 workers, single row); beside them, to split
+                the cost: a hello-world app answering the same bytes, and the service with a
+                constant model (tools/bench_probe_apps.py)
   frameworks    Flask vs Django with the prediction log on, same workers and threads (Django's shipped
                 gthread 4, batching 2 ms, CPUs workers, a bearer token on both), 1 and 64 rows
   batching      micro-batching off vs on (STACKGEN_BATCH_WAIT_MS 0 vs 2) at the Flask service's threads
@@ -82,9 +84,11 @@ def comparisons(cpus: int, workers: int, models: list[str], batching: bool) -> l
             {
                 "sync": ServerSpec("logistic", **flask),
                 "gthread4": ServerSpec("logistic", worker_class="gthread", threads=4, **flask),
+                "sync_hello": ServerSpec("logistic", wsgi="bench_probe_apps:hello", **flask),
+                "sync_constant_model": ServerSpec("logistic", wsgi="bench_probe_apps:constant_model", **flask),
             },
-            [Case("sync", "sync"), Case("gthread4", "gthread4")],
-            [("gthread4", "sync")],
+            [Case(key, key) for key in ("sync", "gthread4", "sync_hello", "sync_constant_model")],
+            [("gthread4", "sync"), ("sync_constant_model", "sync")],
         ),
         Comparison(
             "frameworks",
@@ -204,6 +208,8 @@ def _case_figures(
 def add_derived(result: dict[str, Any], in_process: dict[str, Any], ceilings: dict[str, Any]) -> None:
     """Stack overhead per request (server CPU minus the model's own CPU) and the share of the ceiling."""
     for case in result["cases"].values():
+        if case["server"]["argv"][-1].startswith("bench_probe_apps:"):
+            continue  # no model call to subtract, no model to compare with the ceiling
         model = in_process.get(case["model"])
         kind = "single_row" if case["rows"] == 1 else "batch_64" if case["rows"] == 64 else None
         server_ms = case["server_cpu_ms_per_req"]["median"]

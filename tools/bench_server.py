@@ -40,6 +40,7 @@ class ServerSpec:
     workers: int = 2
     threads: int = 1
     env: dict[str, str] = field(default_factory=dict)
+    wsgi: str = ""  # another WSGI target than the framework's (tools/bench_probe_apps.py)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Server:
             **os.environ,
             "STACKGEN_MODEL_DIR": str(model_dir),
             "STACKGEN_LOG_LEVEL": "WARNING",
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "tools"), os.environ.get("PYTHONPATH")])),
             **spec.env,
         }
         self.argv = [
@@ -75,7 +77,7 @@ class Server:
             *("--bind", f"127.0.0.1:{self.port}", "--workers", str(spec.workers)),
             *("--worker-class", spec.worker_class, "--threads", str(spec.threads)),
             *("--keep-alive", "5", "--timeout", "30", "--max-requests", "0", "--worker-tmp-dir", "/dev/shm"),
-            *("--preload", "--no-control-socket", "--log-level", "warning", WSGI[spec.framework]),
+            *("--preload", "--no-control-socket", "--log-level", "warning", spec.wsgi or WSGI[spec.framework]),
         ]
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.group = ProcessGroup({})
