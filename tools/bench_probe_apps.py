@@ -15,7 +15,7 @@ from typing import Any
 _ANSWER = (
     b'{"model_name":"iris","model_version":"1","outputs":[{"name":"label","datatype":"INT64","shape":[1],'
     b'"data":[0]},{"name":"probabilities","datatype":"FP64","shape":[1,3],"data":[0.9847031668428455,'
-    b"0.015296771119383056,6.20377713724823e-08]}]}\n"
+    b"0.015296771119383056,6.20377713724823e-08]}]}"
 )
 
 

@@ -113,3 +113,36 @@ def test_stack_images_are_the_local_stacks_only() -> None:
         "stackgen-bench-stack-nginx:latest",
         "stackgen-demo-app:latest",
     ]
+
+
+def test_the_probe_apps_answer_like_the_service(model_dir: Path, monkeypatch) -> None:
+    # The split of the cost per request holds only if the probes send what the service sends.
+    import io
+    import json
+
+    import bench_probe_apps
+    from loadgen import infer_body
+
+    monkeypatch.setenv("STACKGEN_MODEL_DIR", str(model_dir))
+    monkeypatch.delitem(sys.modules, "model_flask.wsgi", raising=False)
+    body = infer_body(1).encode()
+    answers = []
+    for app in (bench_probe_apps.hello, bench_probe_apps.constant_model):
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/v2/models/iris/infer",
+            "SCRIPT_NAME": "",
+            "CONTENT_TYPE": "application/json",
+            "CONTENT_LENGTH": str(len(body)),
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.url_scheme": "http",
+            "wsgi.errors": sys.stderr,
+        }
+        statuses: list[str] = []
+        answer = b"".join(app(environ, lambda s, h, e=None, seen=statuses: seen.append(s)))
+        answers.append((statuses[0], json.loads(answer), len(answer)))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == "200 OK"
