@@ -27,7 +27,8 @@ _MAX_LENGTH_DIGITS = 18
 _UNPREFIXED = {"CONTENT_TYPE", "CONTENT_LENGTH"}
 
 
-def _inference_patterns() -> list[tuple[str, re.Pattern[str]]]:
+def inference_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    """(route name, full-path regex) of each POST route; the Django adapter's fast path uses them too."""
     patterns = []
     for route in ROUTES:
         if route.method == "POST":
@@ -47,7 +48,7 @@ class InferenceRoutes:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.status_line = status_line
-        self._patterns = _inference_patterns()
+        self._patterns = inference_patterns()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         taken = self._take(environ)
@@ -57,7 +58,7 @@ class InferenceRoutes:
         request = ApiRequest(
             method="POST",
             path=environ["PATH_INFO"],
-            headers=_header_lookup(environ),
+            headers=header_lookup(environ),
             body=environ["wsgi.input"].read(length) if length else b"",
             remote_addr=environ.get("REMOTE_ADDR"),
         )
@@ -84,7 +85,9 @@ class InferenceRoutes:
         return None
 
 
-def _header_lookup(environ: dict[str, Any]) -> Callable[[str], str | None]:
+def header_lookup(environ: dict[str, Any]) -> Callable[[str], str | None]:
+    """Case-insensitive header lookup straight off a WSGI environ (or Django's ``request.META``)."""
+
     def lookup(name: str) -> str | None:
         key = name.upper().replace("-", "_")
         return environ.get(key if key in _UNPREFIXED else "HTTP_" + key)

@@ -8,11 +8,10 @@ from typing import Any
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
-from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from model_core.auth import INVALID, MISSING
-from model_core.messages import ApiRequest
+from model_core.auth import CHALLENGE, INVALID, MISSING
+from model_core.messages import ApiRequest, ApiResponse
 
 from ..database import drop_connection, first_line
 from ..service import get_api
@@ -24,27 +23,54 @@ DATABASE_UNAVAILABLE = "database unavailable; retry later"
 _MESSAGES = {exceptions.NotAuthenticated: MISSING, exceptions.AuthenticationFailed: INVALID}
 
 
-def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def json_exception_handler(exc: Exception, context: dict[str, Any]) -> HttpResponse | None:
+    # Like every other answer: the core's JSON bytes, request id and release headers, one
+    # access-log line, metrics.
+    request = context["request"]
+    route = context.get("route") or getattr(getattr(context.get("view"), "route", None), "path", "unmatched")
     if isinstance(exc, DatabaseError):
         # Token lookup and the throttle's DatabaseCache run in DRF's initial(): a lost database
         # there is an outage to retry after, not a bug (500).
-        error_log.error("database unavailable: %s", first_line(exc))
-        drop_connection()
-        response, message = Response(status=503), DATABASE_UNAVAILABLE
-    else:
-        drf_response = exception_handler(exc, context)
-        if drf_response is None:
-            return None  # unexpected: Django's 500 handler answers (JSON, see server_error)
-        response, message = drf_response, _message(exc, context)
-    response.data = {"error": message}
-    # Like every other answer: request id and release headers, one access-log line, metrics.
-    request = context["request"]
-    view = context.get("view")
-    route = getattr(getattr(view, "route", None), "path", "unmatched")
-    reply = get_api().error(response.status_code, message, _core_request(request), route)
+        return database_unavailable(exc, request, route)
+    drf_response = exception_handler(exc, context)
+    if drf_response is None:
+        return None  # unexpected: Django's 500 handler answers (JSON, see server_error)
+    reply = get_api().error(drf_response.status_code, _message(exc, context), core_request(request), route)
+    response = reply_response(reply)
+    for key in ("WWW-Authenticate", "Retry-After"):  # what DRF's handler derived from the exception
+        if key in drf_response:
+            response[key] = drf_response[key]
+    return response
+
+
+def refusal(exc: exceptions.APIException, request: HttpRequest, route: str) -> HttpResponse:
+    """What the DRF view answers for ``exc`` raised in its initial() (a 401 or a 429), for the
+    inference fast path, which raises the same exceptions outside a DRF view."""
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        exc.auth_header = CHALLENGE  # type: ignore[attr-defined]  # as APIView.handle_exception does
+    response = json_exception_handler(exc, {"request": request, "route": route})
+    assert response is not None  # an APIException always has DRF's answer
+    return response
+
+
+def database_unavailable(exc: DatabaseError, request: HttpRequest, route: str) -> HttpResponse:
+    message = _database_lost(exc)
+    return reply_response(get_api().error(503, message, core_request(request), route))
+
+
+def _database_lost(exc: DatabaseError) -> str:
+    error_log.error("database unavailable: %s", first_line(exc))
+    drop_connection()
+    return DATABASE_UNAVAILABLE
+
+
+def reply_response(reply: ApiResponse) -> HttpResponse:
+    """The core's answer as Django's response, with its length (the fast path passes no
+    CommonMiddleware that would add it)."""
+    response = HttpResponse(reply.body, status=reply.status)
     for key, value in reply.headers.items():
-        if key != "Content-Type":
-            response[key] = value
+        response[key] = value
+    response["Content-Length"] = str(len(reply.body))
     return response
 
 
@@ -61,7 +87,7 @@ def _message(exc: Exception, context: dict[str, Any]) -> str:
     return str(message)
 
 
-def _core_request(request: HttpRequest) -> ApiRequest:
+def core_request(request: HttpRequest) -> ApiRequest:
     return ApiRequest(
         method=request.method or "GET",
         path=request.path,
@@ -71,11 +97,7 @@ def _core_request(request: HttpRequest) -> ApiRequest:
 
 
 def _plain(request: HttpRequest, status: int, message: str) -> HttpResponse:
-    reply = get_api().error(status, message, _core_request(request))
-    response = HttpResponse(reply.body, status=reply.status)
-    for key, value in reply.headers.items():
-        response[key] = value
-    return response
+    return reply_response(get_api().error(status, message, core_request(request)))
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

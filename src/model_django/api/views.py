@@ -1,4 +1,7 @@
-"""One DRF view per core route; DRF authenticates and throttles, the core does the rest."""
+"""One DRF view per core route; DRF authenticates and throttles, the core does the rest.
+
+POSTs to the inference routes are answered before they get here, by the same steps in
+fast_path.py; these views answer them only where that middleware is not installed."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from model_core.messages import ApiRequest
 from model_core.routes import ROUTES, Route
 
 from ..service import get_api
+from .errors import reply_response
 from .throttles import InferenceThrottle, client_address
 
 _JSON_RENDERER = JSONRenderer()
@@ -55,10 +59,7 @@ class CoreView(APIView):
             )
         else:
             reply = api.handle(self.route.name, self._core_request(request, body), params)
-        response = HttpResponse(reply.body, status=reply.status)
-        for key, value in reply.headers.items():
-            response[key] = value
-        return response
+        return reply_response(reply)
 
     @staticmethod
     def _core_request(request: Request, body: bytes) -> ApiRequest:

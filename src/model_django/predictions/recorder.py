@@ -62,8 +62,9 @@ def record_prediction(record: InferenceRecord, request: ApiRequest) -> None:
 SPOOLED_FIELDS = ("request_id", "model_name", "model_version", "route", "input_digest", "output", "latency_ms")
 
 
-def row_from_entry(entry: dict[str, Any]) -> PredictionLog:
-    """A spool line as a row; ValueError when the line is not a record this code can read."""
+def fields_from_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    """A spool line as a row's values (by attname); ValueError when the line is not a record this
+    code can read."""
     try:
         fields = {name: entry[name] for name in SPOOLED_FIELDS}
         fields["status"] = int(entry["status"])
@@ -71,4 +72,8 @@ def row_from_entry(entry: dict[str, Any]) -> PredictionLog:
         fields["created_at"] = datetime.fromisoformat(entry["created_at"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a prediction record: {exc!r}") from None
-    return PredictionLog(**fields)
+    return fields
+
+
+def row_from_entry(entry: dict[str, Any]) -> PredictionLog:
+    return PredictionLog(**fields_from_entry(entry))

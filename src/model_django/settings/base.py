@@ -22,6 +22,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # POSTs to the inference routes end here (auth, throttle, core), past none of the rest.
+    "model_django.api.fast_path.InferenceFastPath",
     # Before CSRF and sessions: an attempt counts even when it would fail those checks.
     "model_django.login_throttle.AdminLoginThrottleMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -19,7 +19,8 @@ from django.db import DatabaseError, DataError, IntegrityError, transaction
 
 from ....database import drop_connection, first_line
 from ...models import PredictionLog
-from ...recorder import row_from_entry
+from ...recorder import fields_from_entry
+from ...row_insert import insert_ignoring_duplicates
 from ...spool import SpoolReader
 
 log = logging.getLogger("stackgen.error")
@@ -73,18 +74,16 @@ class Command(BaseCommand):
             rows = []
             for entry in batch.entries:
                 try:
-                    rows.append((entry, row_from_entry(entry)))
+                    rows.append((entry, fields_from_entry(entry)))
                 except ValueError as exc:
                     reader.reject(json.dumps(entry).encode(), str(exc))
             try:
                 with transaction.atomic():
-                    for start in range(0, len(rows), ROWS_PER_INSERT):
-                        chunk = [row for _, row in rows[start : start + ROWS_PER_INSERT]]
-                        PredictionLog.objects.bulk_create(chunk, ignore_conflicts=True)
+                    insert_ignoring_duplicates([fields for _, fields in rows], per_statement=ROWS_PER_INSERT)
             except (IntegrityError, DataError):
                 # One row the database refuses must not hold back every line after it.
-                for entry, row in rows:
-                    self._insert_alone(reader, entry, row)
+                for entry, fields in rows:
+                    self._insert_alone(reader, entry, PredictionLog(**fields))
             if batch.torn:
                 log.error("prediction spool: %s ended in %d bytes of a cut-short line", batch.path.name, batch.torn)
             reader.done(batch)
