@@ -147,7 +147,9 @@ def test_drf_never_sees_an_inference_post(monkeypatch, authed: Client) -> None:
         return dispatch(self, request, *args, **kwargs)
 
     monkeypatch.setattr(APIView, "dispatch", spy)
-    assert authed.post(V2, infer_body(GOLDEN_ROWS), content_type="application/json").status_code == 200
+    for case in ("v2", "v2 with a version", "v1", "invocations"):
+        path, body, content_type, _, _ = CASES[case]
+        assert authed.post(path, body, content_type=content_type).status_code == 200, case
     assert authed.get("/v2/health/live").status_code == 200
     assert seen == ["/v2/health/live"]
 
@@ -184,7 +186,28 @@ def test_the_throttle_keeps_drfs_sliding_window() -> None:
     assert list(stored) == [1.0, 2.0, 3.0, 4.0, 60.0]
 
 
-def test_a_log_in_drfs_own_format_starts_a_new_window() -> None:
+def test_times_from_a_clock_behind_keep_the_log_sorted() -> None:
+    cache.clear()
+    user = SimpleNamespace(is_authenticated=True, pk=1)
+    for now in (10.0, 12.0, 11.0, 13.0, 9.5):  # hosts whose clocks differ by up to 2.5 s
+        assert throttle_at(now, user)[0] is True
+    _, _, throttle = throttle_at(13.5, user)
+    stored = array("d")
+    stored.frombytes(cache.get(throttle.key))
+    assert list(stored) == [9.5, 10.0, 11.0, 12.0, 13.0]
+    # At 70.5 the requests at 9.5 and 10.0 have left the window: exactly two more are allowed.
+    assert [throttle_at(70.5, user)[0] for _ in range(3)] == [True, True, False]
+
+
+def test_the_key_is_not_drfs_so_an_older_release_never_reads_this_log() -> None:
+    cache.clear()
+    user = SimpleNamespace(is_authenticated=True, pk=1)
+    _, _, throttle = throttle_at(0.0, user)
+    assert throttle.key == "stackgen-throttle-inference_token-token:t1"
+    assert not throttle.key.startswith("throttle_")  # DRF's SimpleRateThrottle.cache_format
+
+
+def test_a_log_in_another_format_starts_a_new_window() -> None:
     cache.clear()
     user = SimpleNamespace(is_authenticated=True, pk=1)
     _, _, throttle = throttle_at(0.0, user)

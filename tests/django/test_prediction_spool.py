@@ -207,11 +207,13 @@ def test_lines_no_code_or_database_takes_are_kept_aside_and_the_rest_loads(spool
     with path.open("ab") as raw:
         raw.write(b'{"request_id": "torn-by-a-cra\n[1, 2]\n')  # a torn line, a line that is no record
     writer.append({k: v for k, v in entry(1).items() if k != "route"})  # written by some other code
+    writer.append({**entry(3), "model_version": {"v": 1}})  # a type no text column takes
     writer.append(entry(2))
     call_command("drain_prediction_spool", verbosity=0)
     assert sorted(PredictionLog.objects.values_list("request_id", flat=True)) == ["req-0", "req-2"]
     rejected = (spool_dir / "rejected.lines").read_text().splitlines()
-    assert len(rejected) == 3
+    assert len(rejected) == 4
+    assert json.loads(rejected[3])["request_id"] == "req-3"
     assert rejected[0] == '{"request_id": "torn-by-a-cra'
     assert json.loads(rejected[2])["request_id"] == "req-1"
 

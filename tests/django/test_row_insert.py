@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection
 
 from model_django.predictions.models import PredictionLog
+from model_django.predictions.recorder import fields_from_entry
 from model_django.predictions.row_insert import insert_ignoring_duplicates
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +54,10 @@ def test_rows_are_stored_as_the_orm_stores_them() -> None:
     assert stored("raw-") == stored("orm-")
     assert len(stored("raw-")) == len(variants)
     assert stored("raw-")[2]["output"] == {"label": [1], "probabilities": [[0.1, 0.9]]}
+    # None is SQL NULL on both (not JSON null), which .values() could not tell apart.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT request_id FROM predictions_predictionlog WHERE output IS NULL ORDER BY request_id")
+        assert [row[0] for row in cursor.fetchall()] == ["orm-1", "raw-1"]
 
 
 def test_a_row_already_there_is_skipped_and_the_rest_inserted() -> None:
@@ -62,3 +68,13 @@ def test_a_row_already_there_is_skipped_and_the_rest_inserted() -> None:
         ("req-2", 200),
         ("req-3", 200),
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("model_version", {"v": 1}), ("request_id", 7), ("latency_ms", "1.5"), ("latency_ms", True), ("caller_id", "3")],
+)
+def test_a_line_with_a_wrong_type_is_set_aside_not_sent_to_the_database(field: str, value: Any) -> None:
+    entry = {**fields(1), "created_at": "2026-01-02T03:04:05+00:00", field: value}
+    with pytest.raises(ValueError, match=f"wrong type for {field}"):
+        fields_from_entry(entry)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -140,33 +141,34 @@ def test_yamllint_passes(rendered: dict[tuple[str, ...], Path]) -> None:
     assert result.returncode == 0, result.stdout
 
 
+def run_in_parallel(jobs: dict[object, tuple[list[str], Path]]) -> dict[object, tuple[int, str]]:
+    """Each command in its rendered directory, two at a time (they are CPU-bound, CI has 2 cores)."""
+
+    def run(job: tuple[list[str], Path]) -> tuple[int, str]:
+        argv, directory = job
+        env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(directory)}
+        result = subprocess.run(argv, cwd=directory, capture_output=True, text=True, check=False, env=env)
+        return result.returncode, result.stdout[-3000:] + result.stderr[-3000:]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(jobs, pool.map(run, jobs.values()), strict=True))
+
+
 def test_syntax_check_passes(rendered: dict[tuple[str, ...], Path]) -> None:
-    for combo in LINTED:
-        directory = rendered[combo]
-        for playbook in ("site.yml", "deploy.yml", "rollback.yml"):
-            result = subprocess.run(
-                [str(BIN / "ansible-playbook"), "--syntax-check", playbook],
-                cwd=directory,
-                capture_output=True,
-                text=True,
-                check=False,
-                env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(directory)},
-            )
-            assert result.returncode == 0, (combo, playbook, result.stdout + result.stderr)
+    jobs = {
+        (combo, playbook): ([str(BIN / "ansible-playbook"), "--syntax-check", playbook], rendered[combo])
+        for combo in LINTED
+        for playbook in ("site.yml", "deploy.yml", "rollback.yml")
+    }
+    failed = {job: output for job, (code, output) in run_in_parallel(jobs).items() if code != 0}
+    assert failed == {}
 
 
 def test_ansible_lint_production_profile_passes(rendered: dict[tuple[str, ...], Path]) -> None:
-    for combo in LINTED:
-        directory = rendered[combo]
-        result = subprocess.run(
-            [str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=False,
-            env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(directory)},
-        )
-        assert result.returncode == 0, (combo, result.stdout[-3000:] + result.stderr[-3000:])
+    argv = [str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor"]
+    jobs = {combo: (argv, rendered[combo]) for combo in LINTED}
+    failed = {combo: output for combo, (code, output) in run_in_parallel(jobs).items() if code != 0}
+    assert failed == {}
 
 
 def test_deploy_runs_ansible_playbook_in_the_rendered_directory(

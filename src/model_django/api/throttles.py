@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from array import array
-from bisect import bisect_right
+from bisect import bisect_right, insort
 from typing import Any
 
 from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
@@ -21,7 +21,13 @@ class InferenceThrottle(SimpleRateThrottle):
     stored as packed doubles, oldest first, instead of a pickled list of floats: the cache
     value is read and written on every inference request, and unpickling one float object per
     logged request cost more CPU than the rest of Django's work for the request at a few
-    hundred requests per window."""
+    hundred requests per window.
+
+    The key is not DRF's (``throttle_...``): during a host-by-host deploy or after a rollback, a
+    release with DRF's throttle shares this cache and would fail on a value it cannot read.
+    Times are inserted in order, so the log stays sorted when workers' or hosts' clocks differ."""
+
+    cache_format = "stackgen-throttle-%(scope)s-%(ident)s"
 
     def get_rate(self) -> str | None:
         return None  # chosen per request in allow_request
@@ -34,16 +40,16 @@ class InferenceThrottle(SimpleRateThrottle):
         if self.rate is None:
             return True
         self.key = self.get_cache_key(request, view)
-        self.now = self.timer()
         times = array("d")
         stored = self.cache.get(self.key)
         if isinstance(stored, bytes) and len(stored) % times.itemsize == 0:
-            times.frombytes(stored)  # anything else (DRF's own list, say) starts a new log
+            times.frombytes(stored)  # anything else starts a new log
+        self.now = self.timer()  # after the read, as DRF: a time written meanwhile is not later
         # DRF drops entries at or before now - duration, so the window keeps later ones only.
         self.times = times[bisect_right(times, self.now - self.duration) :]
         if len(self.times) >= self.num_requests:
             return False
-        self.times.append(self.now)
+        insort(self.times, self.now)
         self.cache.set(self.key, self.times.tobytes(), self.duration)
         return True
 

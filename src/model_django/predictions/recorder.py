@@ -72,7 +72,25 @@ def fields_from_entry(entry: dict[str, Any]) -> dict[str, Any]:
         fields["created_at"] = datetime.fromisoformat(entry["created_at"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"not a prediction record: {exc!r}") from None
+    # The loader hands values to the driver as they are: a wrong type there would be an error
+    # the database reports for the whole batch, not a line to set aside.
+    wrong = [name for name in _TEXT_FIELDS if not isinstance(fields[name], str)]
+    if not _is_number(fields["latency_ms"]):
+        wrong.append("latency_ms")
+    if fields["caller_id"] is not None and (
+        isinstance(fields["caller_id"], bool) or not isinstance(fields["caller_id"], int)
+    ):
+        wrong.append("caller_id")
+    if wrong:
+        raise ValueError(f"not a prediction record: wrong type for {', '.join(wrong)}")
     return fields
+
+
+_TEXT_FIELDS = ("request_id", "model_name", "model_version", "route", "input_digest")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def row_from_entry(entry: dict[str, Any]) -> PredictionLog:

@@ -6,8 +6,8 @@ The spool's loader inserts a row per answered prediction; through the ORM that c
 CPU per row, as much as a tenth of the request it records. The statement comes from the
 backend's own operations (``INSERT OR IGNORE`` on SQLite, ``ON CONFLICT DO NOTHING`` on
 PostgreSQL); values pass through each field's own conversion only where a field has one that
-matters (JSON, date-times), so the stored values are the ORM's. tests/django/test_prediction_spool.py
-compares rows inserted both ways.
+matters (JSON, date-times), so the stored values are the ORM's. tests/django/test_row_insert.py
+compares rows inserted both ways; fields_from_entry (recorder.py) has checked the types.
 """
 
 from __future__ import annotations
