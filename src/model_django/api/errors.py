@@ -11,6 +11,7 @@ from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
 from model_core.auth import CHALLENGE, INVALID, MISSING
+from model_core.inference_wsgi import header_lookup
 from model_core.messages import ApiRequest, ApiResponse
 
 from ..database import drop_connection, first_line
@@ -87,11 +88,13 @@ def _message(exc: Exception, context: dict[str, Any]) -> str:
     return str(message)
 
 
-def core_request(request: HttpRequest) -> ApiRequest:
+def core_request(request: HttpRequest, body: bytes = b"") -> ApiRequest:
+    """The core's view of a Django (or DRF) request."""
     return ApiRequest(
         method=request.method or "GET",
         path=request.path,
-        headers=request.headers.get,
+        headers=header_lookup(request.META),  # request.headers would build a mapping of every header
+        body=body,
         remote_addr=client_address(request),
     )
 

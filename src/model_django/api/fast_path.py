@@ -22,14 +22,13 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions
 
-from model_core.inference_wsgi import header_lookup, inference_patterns
-from model_core.messages import ApiRequest
+from model_core.inference_wsgi import inference_patterns
 from model_core.routes import ROUTES
 
 from ..service import get_api
 from .auth import BearerTokenAuthentication
 from .errors import core_request, database_unavailable, refusal, reply_response
-from .throttles import InferenceThrottle, client_address
+from .throttles import InferenceThrottle
 
 _ROUTES = {route.name: route for route in ROUTES}
 
@@ -63,7 +62,9 @@ class InferenceFastPath:
         except RequestDataTooBig:
             message = f"request body larger than the limit of {settings.MAX_BODY_BYTES} bytes"
             return reply_response(api.error(413, message, core_request(request), route.path))
-        return reply_response(api.handle(name, _core_request(request, body), params))
+        core = core_request(request, body)
+        core.notes["user"] = request.user  # type: ignore[attr-defined]  # for the prediction log
+        return reply_response(api.handle(name, core, params))
 
     def admit(self, request: HttpRequest) -> None:
         """Sets ``request.user`` and ``request.auth`` as DRF's initial() does, in its order: the
@@ -78,15 +79,3 @@ class InferenceFastPath:
         throttle = InferenceThrottle()
         if not throttle.allow_request(request, None):
             raise exceptions.Throttled(throttle.wait())
-
-
-def _core_request(request: HttpRequest, body: bytes) -> ApiRequest:
-    core = ApiRequest(
-        method="POST",
-        path=request.path,
-        headers=header_lookup(request.META),  # request.headers builds a mapping of every header
-        body=body,
-        remote_addr=client_address(request),
-    )
-    core.notes["user"] = request.user  # type: ignore[attr-defined]
-    return core

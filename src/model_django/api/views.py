@@ -15,12 +15,11 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from model_core.messages import ApiRequest
 from model_core.routes import ROUTES, Route
 
 from ..service import get_api
-from .errors import reply_response
-from .throttles import InferenceThrottle, client_address
+from .errors import core_request, reply_response
+from .throttles import InferenceThrottle
 
 _JSON_RENDERER = JSONRenderer()
 
@@ -54,24 +53,14 @@ class CoreView(APIView):
             reply = api.error(
                 413,
                 f"request body larger than the limit of {settings.MAX_BODY_BYTES} bytes",
-                self._core_request(request, b""),
+                core_request(request),
                 self.route.path,
             )
         else:
-            reply = api.handle(self.route.name, self._core_request(request, body), params)
+            core = core_request(request, body)
+            core.notes["user"] = request.user  # for the prediction log
+            reply = api.handle(self.route.name, core, params)
         return reply_response(reply)
-
-    @staticmethod
-    def _core_request(request: Request, body: bytes) -> ApiRequest:
-        core = ApiRequest(
-            method=request.method or "GET",
-            path=request.path,
-            headers=request.headers.get,
-            body=body,
-            remote_addr=client_address(request),
-        )
-        core.notes["user"] = request.user
-        return core
 
 
 def view_for(route: Route) -> Any:
